@@ -1,0 +1,89 @@
+"""A gradient-flow probe: does a transformation pass a useful gradient back to o?
+
+Backpropagation multiplies local derivatives (the chain rule), so a training
+signal reaches the network only if each transformation passes an
+*informative, non-zero* gradient. A transformation can fail in three ways,
+which the probe tells apart.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from course_pkg._validation import check_tensor
+
+__all__ = ["GradientFlow", "gradient_flow", "gradient_table"]
+
+LEAVES_GRAPH = "leaves the graph"
+NO_BACKWARD = "no backward"
+ZERO = "zero gradient"
+PASSES = "passes gradient"
+
+
+@dataclass
+class GradientFlow:
+    """The result of probing one transformation: ``status`` and ``grad`` (None unless computed)."""
+
+    status: str
+    grad: torch.Tensor | None
+
+    @property
+    def passes(self) -> bool:
+        """True if some gradient entry is finite and non-zero."""
+        return self.status == PASSES
+
+
+def gradient_flow(transform, o: torch.Tensor) -> GradientFlow:
+    r"""Probe :math:`\partial\, \sum g(o) / \partial o` for a transformation ``g``.
+
+    Status is one of: ``"leaves the graph"`` (the output does not require grad:
+    comparisons, argmax), ``"no backward"`` (the operation has no derivative
+    formula: heaviside), ``"zero gradient"`` (a grad_fn exists but every entry
+    is 0: round, sign, floor, a saturated sigmoid) or ``"passes gradient"``.
+
+    Shapes: ``o`` any float tensor; ``grad`` has its shape.
+
+    Example:
+        >>> gradient_flow(torch.round, torch.tensor([0.3, 1.7])).status
+        'zero gradient'
+    """
+    if not callable(transform):
+        raise TypeError(f"transform must be callable, got {type(transform).__name__}")
+    check_tensor(o, "o", floating=True)
+    o = o.detach().clone().requires_grad_(True)
+    out = transform(o)
+    if not isinstance(out, torch.Tensor) or not out.requires_grad:
+        return GradientFlow(LEAVES_GRAPH, None)
+    try:
+        (grad,) = torch.autograd.grad(out.float().sum(), o)
+    except RuntimeError:
+        return GradientFlow(NO_BACKWARD, None)
+    informative = torch.isfinite(grad) & (grad != 0)
+    return GradientFlow(PASSES if bool(informative.any()) else ZERO, grad)
+
+
+def gradient_table(transforms: dict, points) -> str:
+    """A text table: one row per transformation, its status and its gradient at each point.
+
+    Args:
+        transforms: mapping name -> callable ``g(o)`` (applied element-wise).
+        points: the values of ``o`` at which to evaluate the gradient.
+
+    Example:
+        >>> print(gradient_table({"round": torch.round}, [0.3]))  # doctest: +NORMALIZE_WHITESPACE
+        transformation | status        | o=0.3
+        round          | zero gradient | 0
+    """
+    if not isinstance(transforms, dict) or not transforms:
+        raise TypeError("transforms must be a non-empty dict name -> callable")
+    o = torch.tensor([float(p) for p in points], dtype=torch.float64)
+    header = ["transformation", "status"] + [f"o={p:g}" for p in o.tolist()]
+    rows = []
+    for name, fn in transforms.items():
+        flow = gradient_flow(fn, o)
+        cells = ["-"] * len(o) if flow.grad is None else [f"{v:.4g}" for v in flow.grad.tolist()]
+        rows.append([name, flow.status, *cells])
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = [" | ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows]]
+    return "\n".join(lines)

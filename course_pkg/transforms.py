@@ -1,0 +1,312 @@
+"""Output transformations g, written from first principles.
+
+A network computes raw values ``o = f_theta(x)``; the model used for a task is
+``psi = g o f_theta``, i.e. ``psi(x) = g(f_theta(x))``. Every function here takes
+and returns a ``torch.Tensor``, works on any batch shape, and keeps dtype and
+device. The smooth ones are numerically stable at the extremes (|o| = 1000)
+and carry an explicit, exact backward pass so the gradient the book talks
+about is visible in the code.
+"""
+from __future__ import annotations
+
+import torch
+
+from course_pkg._validation import check_dim, check_no_nan, check_number, check_tensor
+
+__all__ = [
+    "identity", "relu", "softplus", "sigmoid", "tanh", "threshold", "scale_to_range",
+    "logsumexp", "softmax", "log_softmax", "argmax", "one_hot_max", "l2_normalize",
+    "naive_sigmoid", "naive_softmax", "naive_log_softmax", "naive_l2_normalize",
+]
+
+
+# ---------------------------------------------------------------- regression
+
+def identity(o: torch.Tensor) -> torch.Tensor:
+    r"""Identity output, :math:`g(o) = o`, the right choice for unbounded regression.
+
+    Shape: any; returns ``o`` itself (same shape, dtype, device).
+
+    Example:
+        >>> identity(torch.tensor([-2.0, 3.0]))
+        tensor([-2.,  3.])
+    """
+    return check_tensor(o, "o")
+
+
+def relu(o: torch.Tensor) -> torch.Tensor:
+    r"""Rectified linear unit, :math:`g(o) = \max(0, o)`.
+
+    Gradient: 1 for ``o > 0`` and 0 for ``o <= 0`` (the one-sided value at the
+    kink, as in PyTorch). NaN propagates. Shape: any.
+
+    Example:
+        >>> relu(torch.tensor([-1.0, 0.0, 2.0]))
+        tensor([0., 0., 2.])
+    """
+    check_tensor(o, "o", floating=True)
+    # where(o <= 0, 0, o) rather than where(o > 0, o, 0): NaN must stay NaN.
+    return torch.where(o <= 0, torch.zeros((), dtype=o.dtype, device=o.device), o)
+
+
+class _Softplus(torch.autograd.Function):
+    """softplus(z) = max(z, 0) + log1p(exp(-|z|)); d/dz = sigmoid(z), exactly."""
+
+    @staticmethod
+    def forward(ctx, z):
+        ctx.save_for_backward(z)
+        # exp(-|z|) <= 1 never overflows; log1p keeps full precision when it is tiny.
+        return z.clamp(min=0) + torch.log1p(torch.exp(-z.abs()))
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (z,) = ctx.saved_tensors
+        return grad_out * sigmoid(z)
+
+
+def softplus(o: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+    r"""Softplus, :math:`g(o) = \frac{1}{\beta}\log(1 + e^{\beta o})`, a smooth positive output.
+
+    Computed as :math:`\frac{1}{\beta}\big(\max(\beta o, 0) + \log(1 + e^{-|\beta o|})\big)`,
+    exact for every finite input (no overflow at ``o = 1000``, no premature zero
+    at ``o = -30`` in float64, no switch to a linear branch). Its gradient is
+    :math:`\sigma(\beta o)` everywhere, including at 0 and at ±1000.
+
+    In floating point softplus *does* reach exactly 0: in float32 for
+    ``o <= -102.88``, in float64 for ``o <= -744.1`` (``beta = 1``).
+
+    Args:
+        o: raw outputs, any shape, floating dtype.
+        beta: sharpness, a finite number > 0.
+
+    Example:
+        >>> softplus(torch.tensor([-1000.0, 0.0, 5.0]))
+        tensor([0.0000, 0.6931, 5.0067])
+    """
+    check_tensor(o, "o", floating=True)
+    beta = check_number(beta, "beta", positive=True)
+    if beta == 1.0:
+        return _Softplus.apply(o)
+    return _Softplus.apply(o * beta) / beta
+
+
+class _Sigmoid(torch.autograd.Function):
+    """sigmoid(z) = 1 / (1 + exp(-z)), evaluated so that exp never overflows."""
+
+    @staticmethod
+    def forward(ctx, z):
+        e = torch.exp(-z.abs())  # in (0, 1]
+        s = torch.where(z >= 0, 1 / (1 + e), e / (1 + e))
+        ctx.save_for_backward(s)
+        return s
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (s,) = ctx.saved_tensors
+        return grad_out * s * (1 - s)
+
+
+def sigmoid(o: torch.Tensor) -> torch.Tensor:
+    r"""Logistic sigmoid, :math:`\sigma(o) = 1/(1 + e^{-o})`, mapping logits into (0, 1).
+
+    Stable for any input (no overflow or NaN at ±1000); gradient
+    :math:`\sigma(o)(1 - \sigma(o))`. Mathematically the range is the open
+    interval (0, 1), but in float32 ``sigmoid(o) == 1.0`` exactly for
+    ``o >= 16.64``. Shape: any.
+
+    Example:
+        >>> sigmoid(torch.tensor([-1000.0, 0.0, 1000.0]))
+        tensor([0.0000, 0.5000, 1.0000])
+    """
+    check_tensor(o, "o", floating=True)
+    return _Sigmoid.apply(o)
+
+
+def tanh(o: torch.Tensor) -> torch.Tensor:
+    r"""Hyperbolic tangent, :math:`\tanh(o) = 2\sigma(2o) - 1`, mapping into (-1, 1).
+
+    Gradient :math:`1 - \tanh^2(o)`. Shape: any.
+
+    Example:
+        >>> tanh(torch.tensor([0.0, 1000.0]))
+        tensor([0., 1.])
+    """
+    check_tensor(o, "o", floating=True)
+    return 2 * sigmoid(2 * o) - 1
+
+
+def threshold(o: torch.Tensor, at: float = 0.0) -> torch.Tensor:
+    r"""Hard decision, :math:`g(o) = 1` if :math:`o > \text{at}` else 0, in ``o``'s float dtype.
+
+    The result is piecewise constant, so it gives no learning signal: it does
+    not even stay in the autograd graph. Use it at inference, never in a loss.
+
+    Example:
+        >>> threshold(torch.tensor([-0.5, 0.0, 0.5]))
+        tensor([0., 0., 1.])
+    """
+    check_tensor(o, "o", floating=True)
+    at = check_number(at, "at")
+    return (o > at).to(o.dtype)
+
+
+def scale_to_range(o: torch.Tensor, low: float, high: float) -> torch.Tensor:
+    r"""Squash into a bounded interval, :math:`g(o) = \text{low} + (\text{high} - \text{low})\,\sigma(o)`.
+
+    Gradient :math:`(\text{high} - \text{low})\,\sigma(o)(1 - \sigma(o))`, which
+    vanishes near both bounds (saturation). Raises ``ValueError`` unless
+    ``low < high``. Shape: any.
+
+    Example:
+        >>> scale_to_range(torch.tensor([0.0]), 10.0, 100.0)
+        tensor([55.])
+    """
+    check_tensor(o, "o", floating=True)
+    low, high = check_number(low, "low"), check_number(high, "high")
+    if not low < high:
+        raise ValueError(f"scale_to_range needs low < high, got low={low}, high={high}")
+    return low + (high - low) * sigmoid(o)
+
+
+# ---------------------------------------------------------------- multi-class
+
+def logsumexp(o: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    r"""Log-sum-exp, :math:`\log\sum_j e^{o_j} = m + \log\sum_j e^{o_j - m}` with :math:`m = \max_j o_j`.
+
+    Subtracting the maximum keeps every exponent <= 0, so nothing overflows.
+    Shape: ``o`` with dimension ``dim`` removed.
+
+    Example:
+        >>> logsumexp(torch.tensor([1000.0, 1000.0]))
+        tensor(1000.6932)
+    """
+    check_tensor(o, "o", floating=True, min_dim=1)
+    dim = check_dim(o, dim, "dim")
+    # The shift cancels mathematically, so it needs no gradient of its own.
+    m = o.amax(dim=dim, keepdim=True).detach()
+    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+    return (m + torch.log(torch.exp(o - m).sum(dim=dim, keepdim=True))).squeeze(dim)
+
+
+def log_softmax(o: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    r"""Log-probabilities, :math:`\log\text{softmax}(o)_i = o_i - \log\sum_j e^{o_j}`.
+
+    Stable at any logit gap: for logits ``[0, 1000]`` it returns ``[-1000, 0]``
+    where ``log(softmax(o))`` gives ``-inf``. Shape: same as ``o``.
+
+    Example:
+        >>> log_softmax(torch.tensor([0.0, 1000.0]))
+        tensor([-1000.,     0.])
+    """
+    check_tensor(o, "o", floating=True, min_dim=1)
+    dim = check_dim(o, dim, "dim")
+    return o - logsumexp(o, dim=dim).unsqueeze(dim)
+
+
+def softmax(o: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    r"""Softmax, :math:`\text{softmax}(o)_i = e^{o_i - m} / \sum_j e^{o_j - m}` with :math:`m = \max_j o_j`.
+
+    Maps logits onto the probability simplex along ``dim`` (entries in [0, 1]
+    summing to 1). Shift-invariant, stable at logit gaps of 1000.
+    Shape: same as ``o``. ``dim`` is the *class* dimension: for a batch of
+    shape (N, C) it is ``-1`` (or 1), never 0.
+
+    Example:
+        >>> softmax(torch.tensor([[1000.0, 0.0]]))
+        tensor([[1., 0.]])
+    """
+    check_tensor(o, "o", floating=True, min_dim=1)
+    dim = check_dim(o, dim, "dim")
+    e = torch.exp(o - o.amax(dim=dim, keepdim=True).detach())
+    return e / e.sum(dim=dim, keepdim=True)
+
+
+def argmax(o: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    r"""Index of the largest entry along ``dim``, :math:`\hat y = \arg\max_i o_i`, as int64.
+
+    Ties go to the *first* maximal index (as ``torch.argmax`` documents).
+    Integer labels have no gradient. Raises ``ValueError`` on NaN.
+    Shape: ``o`` with ``dim`` removed.
+
+    Example:
+        >>> argmax(torch.tensor([[1.0, 3.0, 3.0, 0.0]]))
+        tensor([1])
+    """
+    check_tensor(o, "o", floating=True, min_dim=1)
+    dim = check_dim(o, dim, "dim")
+    check_no_nan(o, "o")
+    is_max = o == o.amax(dim=dim, keepdim=True)
+    shape = [1] * o.dim()
+    shape[dim] = o.shape[dim]
+    index = torch.arange(o.shape[dim], device=o.device).view(shape).expand_as(o)
+    not_max = torch.full_like(index, o.shape[dim])
+    return torch.where(is_max, index, not_max).amin(dim=dim)
+
+
+def one_hot_max(o: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    r"""Indicator of the maximum, :math:`\hat y_i = 1` if :math:`o_i \ge o_j\ \forall j`, else 0.
+
+    With a tie this marks *every* maximal entry, so the result has several
+    ones and is no longer one-hot. For exactly one 1, use
+    ``torch.nn.functional.one_hot(argmax(o), C)``. Float result, no gradient.
+    Shape: same as ``o``.
+
+    Example:
+        >>> one_hot_max(torch.tensor([2.0, 5.0, 5.0]))
+        tensor([0., 1., 1.])
+    """
+    check_tensor(o, "o", floating=True, min_dim=1)
+    dim = check_dim(o, dim, "dim")
+    check_no_nan(o, "o")
+    return (o == o.amax(dim=dim, keepdim=True)).to(o.dtype)
+
+
+# ---------------------------------------------------------------- embeddings
+
+def l2_normalize(x: torch.Tensor, dim: int = -1, eps: float = 1e-12) -> torch.Tensor:
+    r"""Unit-length rows, :math:`g(x) = x / \max(\lVert x\rVert_2, \varepsilon)`.
+
+    A zero vector maps to the zero vector (never NaN, value or gradient).
+    ``eps`` is raised to the dtype's smallest normal number so that it does
+    not underflow to 0 in float16. For unit vectors,
+    :math:`\lVert a - b\rVert^2 = 2 - 2\cos(a, b)`. Shape: same as ``x``.
+
+    Example:
+        >>> l2_normalize(torch.tensor([[3.0, 4.0], [0.0, 0.0]]))
+        tensor([[0.6000, 0.8000],
+                [0.0000, 0.0000]])
+    """
+    check_tensor(x, "x", floating=True, min_dim=1)
+    dim = check_dim(x, dim, "dim")
+    eps = max(check_number(eps, "eps", positive=True), torch.finfo(x.dtype).tiny)
+    # vector_norm's backward is defined (0) at the zero vector; sqrt(sum(x**2)) would give NaN.
+    norm = torch.linalg.vector_norm(x, dim=dim, keepdim=True)
+    return x / norm.clamp(min=eps)
+
+
+# ---------------------------------------------------------------- naive versions the book shows failing
+
+def naive_sigmoid(o: torch.Tensor) -> torch.Tensor:
+    """Textbook ``1 / (1 + exp(-o))`` with no care for overflow. For demonstrations only."""
+    check_tensor(o, "o", floating=True)
+    return 1 / (1 + torch.exp(-o))
+
+
+def naive_softmax(o: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Textbook ``exp(o) / sum(exp(o))`` without the max shift: NaN at a logit of 1000. For demonstrations only."""
+    check_tensor(o, "o", floating=True, min_dim=1)
+    dim = check_dim(o, dim, "dim")
+    e = torch.exp(o)
+    return e / e.sum(dim=dim, keepdim=True)
+
+
+def naive_log_softmax(o: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """``log(softmax(o))`` in two steps: -inf once a probability underflows. For demonstrations only."""
+    return torch.log(softmax(o, dim=dim))
+
+
+def naive_l2_normalize(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """``x / ||x||`` with no eps: a zero vector gives NaN. For demonstrations only."""
+    check_tensor(x, "x", floating=True, min_dim=1)
+    dim = check_dim(x, dim, "dim")
+    return x / torch.linalg.vector_norm(x, dim=dim, keepdim=True)

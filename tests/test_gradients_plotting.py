@@ -1,0 +1,77 @@
+import pytest
+import torch
+
+from course_pkg import plotting
+from course_pkg.gradients import gradient_flow, gradient_table
+from course_pkg.transforms import argmax, sigmoid, softplus, threshold
+
+
+@pytest.mark.parametrize("fn, status", [
+    (sigmoid, "passes gradient"),
+    (softplus, "passes gradient"),
+    (torch.round, "zero gradient"),
+    (torch.sign, "zero gradient"),
+    (torch.floor, "zero gradient"),
+    (threshold, "leaves the graph"),
+    (lambda o: (o > 0).float(), "leaves the graph"),
+    (lambda o: argmax(o.view(1, -1)).float(), "leaves the graph"),
+    (lambda o: torch.heaviside(o, torch.tensor(0.5, dtype=o.dtype)), "no backward"),
+])
+def test_gradient_flow_statuses(fn, status):
+    assert gradient_flow(fn, torch.tensor([-1.5, 0.3, 2.0])).status == status
+
+
+def test_saturated_sigmoid_gives_zero_gradient_in_float32():
+    flow = gradient_flow(sigmoid, torch.tensor([200.0, -200.0]))
+    assert flow.status == "zero gradient" and not flow.passes
+
+
+def test_straight_through_passes_sigmoid_gradient():
+    def ste(o):
+        soft = sigmoid(o)
+        return threshold(o) + (soft - soft.detach())
+    o = torch.tensor([-1.0, 0.5])
+    flow = gradient_flow(ste, o)
+    assert flow.passes
+    s = torch.sigmoid(o)
+    assert torch.allclose(flow.grad, s * (1 - s))
+
+
+def test_gradient_table_layout():
+    table = gradient_table({"sigmoid": sigmoid, "round": torch.round}, [0, 2])
+    lines = table.splitlines()
+    assert [c.strip() for c in lines[0].split(" | ")][-2:] == ["o=0", "o=2"]
+    assert lines[1].startswith("sigmoid") and "0.25" in lines[1]
+    assert "zero gradient" in lines[2]
+
+
+def test_gradient_probe_errors():
+    with pytest.raises(TypeError, match="callable"):
+        gradient_flow(3, torch.zeros(1))
+    with pytest.raises(TypeError, match="floating-point"):
+        gradient_flow(sigmoid, torch.zeros(1, dtype=torch.int64))
+
+
+def test_figures_are_opaque_and_fresh():
+    fig = plotting.plot_functions({"sigmoid": sigmoid}, gradients=True)
+    assert len(fig.axes) == 2
+    assert fig.get_facecolor() == (1.0, 1.0, 1.0, 1.0)
+    import matplotlib.pyplot as plt
+    assert fig.number not in plt.get_fignums()  # detached: Jupyter shows it once
+
+
+def test_decision_regions_both_modes():
+    x = torch.tensor([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    y = torch.tensor([0, 1, 2])
+    plotting.plot_decision_regions(lambda g: (g.sum(1) * 1.5).long().clamp(0, 2), x, y, resolution=20)
+    plotting.plot_decision_regions(lambda g: torch.sigmoid(g.sum(1) - 1), x, y.clamp(0, 1), probability=True,
+                                   resolution=20)
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        plotting.plot_decision_regions(lambda g: g, torch.zeros(3, 3), y)
+
+
+def test_plot_errors():
+    with pytest.raises(ValueError, match="min < max"):
+        plotting.plot_functions({"s": sigmoid}, o_range=(1, 0))
+    with pytest.raises(TypeError, match="non-empty dict"):
+        plotting.plot_histories({})
