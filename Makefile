@@ -1,5 +1,5 @@
 # Two commands do everything from a fresh clone (only python3 and make needed):
-#   make test   set up .venv, run the unit tests and nbval on every notebook
+#   make test   set up .venv, build the site, run every test: unit, doctest, browser, nbval (1 and 2 threads)
 #   make book   set up .venv, build the HTML site into _build/html
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -8,10 +8,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 JOBS ?= 2
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --dist loadscope
 
-BOOK_SOURCES := $(shell find book course_pkg -type f \( -name '*.py' -o -name '*.ipynb' -o -name '*.md' -o -name '*.bib' -o -name '*.png' -o -name '*.css' -o -name '*.js' -o -name '*.html' \) -not -path '*/.ipynb_checkpoints/*' -not -path '*/__pycache__/*') _config.yml _toc.yml requirements.txt
+BOOK_SOURCES := $(shell find book course_pkg student -type f -not -path '*/.ipynb_checkpoints/*' \
+                  -not -path '*/__pycache__/*' 2>/dev/null) _config.yml _toc.yml requirements.txt
 
-.PHONY: install test unit nbval book refresh clean
+.PHONY: install test unit nbval browser book refresh retarget students grade bench clean
 .DEFAULT_GOAL := test
 
 $(INSTALLED): requirements.txt pyproject.toml
@@ -21,29 +23,49 @@ $(INSTALLED): requirements.txt pyproject.toml
 
 install: $(INSTALLED)
 
-## test: the whole suite (unit tests, doctests, nbval on every book notebook), in parallel
-test: $(INSTALLED)
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadscope \
-	  --doctest-modules course_pkg tests \
-	  --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg book
+## test: everything; stored notebook outputs must be reproduced with 1 and with 2 torch threads
+test: $(INSTALLED) book
+	$(BIN)/python -m pytest -n $(JOBS) --doctest-modules course_pkg tests
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) $(NBVAL) book
+	OMP_NUM_THREADS=2 $(BIN)/python -m pytest -n $(JOBS) $(NBVAL) book
 
 unit: $(INSTALLED)
-	$(BIN)/python -m pytest -n $(JOBS) --doctest-modules course_pkg tests
+	$(BIN)/python -m pytest -n $(JOBS) --doctest-modules course_pkg tests --deselect tests/test_site_browser.py
 
 nbval: $(INSTALLED)
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadscope \
-	  --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg book
+	$(BIN)/python -m pytest -n $(JOBS) $(NBVAL) book
 
-## book: build the site, re-executing every notebook whenever any source changed
+browser: $(INSTALLED) book
+	$(BIN)/python -m pytest -n $(JOBS) tests/test_site_browser.py
+
+## book: build the site; any change to a chapter, the package or the config re-executes every notebook
 book: _build/html/.built
 
 _build/html/.built: $(INSTALLED) $(BOOK_SOURCES)
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
 	touch $@
 
-## refresh: re-execute every book notebook in place (fresh kernel, top to bottom) and store outputs
+## refresh: re-execute every book notebook in place (fresh kernel, top to bottom), store outputs, regenerate students
 refresh: $(INSTALLED)
 	$(BIN)/python tools/refresh_notebooks.py
+	$(BIN)/python -m course_pkg.homework.student
+
+## retarget: re-derive Colab cells, README badges and student notebooks from _config.yml's repository
+retarget: $(INSTALLED)
+	$(BIN)/python tools/retarget.py
+
+## students: write the student notebooks (solutions removed) into student/
+students: $(INSTALLED)
+	$(BIN)/python -m course_pkg.homework.student
+
+## grade: make grade SUBMISSIONS=folder [OUT=grades.csv] [TIMEOUT=60]: grade every .ipynb in the folder
+grade: $(INSTALLED)
+	test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder"; exit 2; }
+	$(BIN)/python -m course_pkg.homework.grading "$(SUBMISSIONS)" --out "$(or $(OUT),grades.csv)" --timeout $(or $(TIMEOUT),60)
+
+## bench: measure build, test and notebook times; writes bench/results.{md,json} and the README table
+bench: $(INSTALLED)
+	$(BIN)/python tools/bench.py
 
 clean:
 	rm -rf _build

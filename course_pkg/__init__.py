@@ -2,13 +2,22 @@
 
 One module per concern:
 
-- ``transforms``  output transformations g (identity, relu, softplus, sigmoid, softmax, ...)
-- ``losses``      losses on raw outputs (mse, bce_with_logits, cross_entropy) and the naive pairings
-- ``data``        seeded synthetic data sets
-- ``models``      a small MLP that emits raw outputs
-- ``training``    a seeded training loop with loss history
-- ``gradients``   a gradient-flow probe
-- ``plotting``    figures in one style
-- ``runtime``     device and seeding helpers
+- ``transforms``      output transformations g (identity, relu, softplus, sigmoid, softmax, ...)
+- ``losses``          losses on raw outputs (mse, bce_with_logits, cross_entropy) and the naive pairings
+- ``data``            seeded synthetic data sets, one per task
+- ``models``          a small MLP that emits raw outputs
+- ``training``        a seeded training loop with loss history
+- ``gradients``       gradient-flow probes: does a transformation pass a useful gradient?
+- ``estimators``      straight-through and soft thresholds
+- ``decisions``       binary decisions: probability thresholds as logit cuts, error counts
+- ``inference``       turn raw outputs into predictions, per task
+- ``embeddings``      distances, triplet and contrastive losses for normalized embeddings
+- ``heteroscedastic`` mean and variance heads, Gaussian negative log-likelihood
+- ``calibration``     temperature scaling, reliability curves, expected calibration error
+- ``gumbel``          Gumbel-softmax and straight-through sampling of discrete outputs
+- ``numerics``        where a floating-point function changes behaviour (bisection on representable numbers)
+- ``plotting``        figures in one style
+- ``runtime``         device and seeding helpers
+- ``homework``        exercise checks, student notebooks, grading
 """
 __version__ = "0.1.0"

@@ -14,7 +14,7 @@ from course_pkg.runtime import generator
 
 __all__ = [
     "make_regression", "make_bounded_regression", "make_positive_regression",
-    "make_binary", "make_multiclass",
+    "make_binary", "make_multiclass", "make_multilabel", "make_heteroscedastic_regression",
 ]
 
 
@@ -120,3 +120,65 @@ def make_multiclass(n: int = 600, num_classes: int = 3, noise: float = 0.2, seed
     angle = label * (2 * math.pi / num_classes) + radius * 3.0 + noise * torch.randn(n, generator=g)
     x = torch.stack([radius * torch.cos(angle), radius * torch.sin(angle)], dim=1)
     return x.to(device), label.to(device)
+
+
+def make_multilabel(n: int = 600, rates=(0.5, 0.3, 0.12, 0.04), in_features: int = 6, label_noise: float = 0.3,
+                    seed: int = 0, task_seed: int = 0, device=None):
+    r"""Multi-label data: each sample carries any subset of K labels (not mutually exclusive), some rare.
+
+    :math:`x \sim \mathcal N(0, I_d)`; label :math:`k` is present when
+    :math:`x\cdot w_k + \eta_k > t_k`, with :math:`w_k` random unit vectors,
+    :math:`\eta_k \sim \mathcal N(0, \text{label\_noise}^2)` and threshold
+    :math:`t_k = \sqrt{1 + \text{label\_noise}^2}\;\Phi^{-1}(1 - r_k)`, so label
+    :math:`k` occurs with expected rate :math:`r_k` (``rates``). Several
+    labels can be on at once, or none. The directions :math:`w_k` come from
+    ``task_seed`` and the samples from ``seed``: sets drawn with different
+    ``seed`` (train / test) share one labelling rule.
+
+    Shapes: ``x`` (n, in_features) float32, ``y`` (n, K) float32 in {0, 1}
+    (ready for BCE with logits), K = ``len(rates)``.
+
+    Example:
+        >>> x, y = make_multilabel(8)
+        >>> x.shape, y.shape
+        (torch.Size([8, 6]), torch.Size([8, 4]))
+    """
+    _check_n(n)
+    _check_n(in_features, "in_features")
+    rates = torch.as_tensor(rates, dtype=torch.float64)
+    if rates.dim() != 1 or rates.numel() < 1 or not bool(((rates > 0) & (rates < 1)).all()):
+        raise ValueError(f"rates must be a non-empty sequence of numbers in (0, 1), got {rates.tolist()!r}")
+    if not label_noise >= 0:
+        raise ValueError(f"label_noise must be >= 0, got {label_noise!r}")
+    k = rates.numel()
+    w = torch.randn(in_features, k, generator=generator(task_seed))
+    g = generator(seed)
+    w = w / w.norm(dim=0, keepdim=True)
+    x = torch.randn(n, in_features, generator=g)
+    score = x @ w + label_noise * torch.randn(n, k, generator=g)
+    t = (math.sqrt(1 + label_noise ** 2) * torch.special.ndtri(1 - rates)).float()
+    return x.to(device), (score > t).float().to(device)
+
+
+def make_heteroscedastic_regression(n: int = 400, seed: int = 0, device=None, return_std: bool = False):
+    r"""1-D regression whose noise level depends on the input (heteroscedastic).
+
+    :math:`y = \sin(1.5x) + s(x)\,\varepsilon`, :math:`\varepsilon \sim \mathcal N(0, 1)`,
+    with standard deviation :math:`s(x) = 0.05 + 0.1\,(x + 3)` growing from 0.05
+    at :math:`x = -3` to 0.65 at :math:`x = 3`; ``x`` uniform on [-3, 3].
+
+    Shapes: ``x`` (n, 1), ``y`` (n, 1), float32; with ``return_std=True`` also
+    the true :math:`s(x)` (n, 1) as a third tensor.
+
+    Example:
+        >>> x, y, s = make_heteroscedastic_regression(5, return_std=True)
+        >>> bool((s >= 0.05).all() and (s <= 0.65).all())
+        True
+    """
+    _check_n(n)
+    g = generator(seed)
+    x = torch.rand(n, 1, generator=g) * 6 - 3
+    std = 0.05 + 0.1 * (x + 3)
+    y = torch.sin(1.5 * x) + std * torch.randn(n, 1, generator=g)
+    out = (x.to(device), y.to(device))
+    return out + (std.to(device),) if return_std else out

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import torch
 
-from course_pkg._validation import check_tensor
+from course_pkg._validation import check_number, check_tensor
 
-__all__ = ["GradientFlow", "gradient_flow", "gradient_table"]
+__all__ = ["GradientFlow", "gradient_flow", "gradient_table", "loss_and_gradient"]
 
 LEAVES_GRAPH = "leaves the graph"
 NO_BACKWARD = "no backward"
@@ -87,3 +87,29 @@ def gradient_table(transforms: dict, points) -> str:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     lines = [" | ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows]]
     return "\n".join(lines)
+
+
+def loss_and_gradient(loss_fn, logit: float, target: float, dtype: torch.dtype = torch.float32):
+    r"""Value and derivative :math:`(\ell(z, y),\ \partial\ell/\partial z)` of a loss at one logit.
+
+    ``loss_fn(logits, target)`` is any loss on tensors (for example
+    :func:`course_pkg.losses.bce_with_logits`); it is called on one-element
+    tensors of ``dtype``, so what comes back is exactly what training in that
+    dtype would see. Returns two Python floats.
+
+    Example:
+        >>> from course_pkg.losses import bce_with_logits
+        >>> loss_and_gradient(bce_with_logits, 20.0, 0.0)
+        (20.0, 1.0)
+    """
+    if not callable(loss_fn):
+        raise TypeError(f"loss_fn must be callable as loss_fn(logits, target), got {type(loss_fn).__name__}")
+    z0, y0 = check_number(logit, "logit"), check_number(target, "target")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
+    z = torch.tensor([z0], dtype=dtype, requires_grad=True)
+    loss = loss_fn(z, torch.tensor([y0], dtype=dtype))
+    if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+        raise TypeError(f"loss_fn must return a one-element tensor, got {loss!r:.80}")
+    (grad,) = torch.autograd.grad(loss.sum(), z)
+    return loss.item(), grad.item()

@@ -41,12 +41,14 @@ def bce_with_logits(logits: torch.Tensor, target: torch.Tensor, pos_weight=None)
 
     .. math::
         \ell(z, y) = -w\,y\log\sigma(z) - (1-y)\log(1-\sigma(z))
-                   = (1 - y)\,z + (1 + (w - 1)\,y)\,\mathrm{softplus}(-z)
+                   = w\,y\,\mathrm{softplus}(-z) + (1 - y)\,\mathrm{softplus}(z)
 
     using :math:`-\log\sigma(z) = \mathrm{softplus}(-z)` and
-    :math:`-\log(1-\sigma(z)) = z + \mathrm{softplus}(-z)`; ``w`` is
-    ``pos_weight`` (default 1). The gradient is :math:`\sigma(z) - y` for
-    ``w = 1``: largest exactly when the model is confidently wrong.
+    :math:`-\log(1-\sigma(z)) = \mathrm{softplus}(z)`; ``w`` is ``pos_weight``
+    (default 1). Both terms are computed directly, so nothing cancels: a
+    confidently right prediction keeps its tiny loss and gradient. The
+    gradient is :math:`\sigma(z) - y` for ``w = 1``: largest exactly when the
+    model is confidently wrong.
 
     Shapes: ``logits`` and ``target`` identical (any shape), target values in
     [0, 1]; ``pos_weight`` a number or a tensor broadcastable to the last
@@ -65,7 +67,7 @@ def bce_with_logits(logits: torch.Tensor, target: torch.Tensor, pos_weight=None)
         weight_pos = check_tensor(pos_weight, "pos_weight", floating=True)
     else:
         weight_pos = check_number(pos_weight, "pos_weight", positive=True)
-    return ((1 - target) * logits + (1 + (weight_pos - 1) * target) * softplus(-logits)).mean()
+    return (weight_pos * target * softplus(-logits) + (1 - target) * softplus(logits)).mean()
 
 
 def _check_class_target(logits: torch.Tensor, target: torch.Tensor) -> None:

@@ -10,14 +10,16 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import matplotlib
+import matplotlib.figure
 import matplotlib.pyplot as plt
 import torch
 
 from course_pkg._validation import check_tensor
 
 __all__ = [
-    "STYLE", "COLORS", "new_figure", "plot_functions", "plot_histories",
-    "plot_regression_fit", "plot_decision_regions",
+    "STYLE", "COLORS", "CourseFigure", "new_figure", "plot_functions", "plot_histories",
+    "plot_regression_fit", "plot_decision_regions", "plot_bars", "plot_loss_vs_logit",
+    "plot_reliability_diagram", "plot_mean_std_band", "plot_embeddings",
 ]
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
@@ -40,6 +42,34 @@ STYLE = {
 }
 
 
+class CourseFigure(matplotlib.figure.Figure):
+    """A matplotlib Figure whose text form describes it in words.
+
+    Jupyter stores that text beside the PNG; ``make refresh`` copies it into the
+    cell's image alt text, so every figure in the book has a description
+    derived from its own titles, axis labels and legend entries.
+    """
+
+    def describe(self) -> str:
+        panels = []
+        for ax in self.axes:
+            if not ax.get_visible() or ax.get_label() == "<colorbar>":
+                continue
+            title = ax.get_title() or "untitled panel"
+            text = f"'{title}'"
+            if ax.get_xlabel() or ax.get_ylabel():
+                text += f" ({ax.get_ylabel() or 'value'} against {ax.get_xlabel() or 'index'})"
+            handles, labels = ax.get_legend_handles_labels()
+            if labels:
+                text += ", showing " + ", ".join(labels)
+            panels.append(text)
+        kind = "Figure" if len(panels) == 1 else f"Figure with {len(panels)} panels"
+        return f"{kind}: " + "; ".join(panels) + "."
+
+    def __repr__(self) -> str:
+        return self.describe()
+
+
 @contextmanager
 def _style():
     with matplotlib.rc_context(STYLE):
@@ -54,8 +84,11 @@ def new_figure(ncols: int = 1, nrows: int = 1, width: float = 5.0, height: float
         >>> fig.get_facecolor()[:3]
         (1.0, 1.0, 1.0)
     """
+    for name, value in (("ncols", ncols), ("nrows", nrows)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
     with _style():
-        fig = plt.figure(figsize=(width * ncols, height * nrows), layout="constrained")
+        fig = plt.figure(figsize=(width * ncols, height * nrows), layout="constrained", FigureClass=CourseFigure)
         # Creating it through pyplot sets up Jupyter's PNG display; closing it
         # keeps pyplot from displaying it again at the end of the cell.
         plt.close(fig)
@@ -195,4 +228,230 @@ def plot_decision_regions(predict, x: torch.Tensor, y: torch.Tensor, *, title: s
                        linewidth=0.4, label=f"class {c}")
         ax.set(xlabel="$x_1$", ylabel="$x_2$", title=title)
         ax.legend(loc="upper right", fontsize=9)
+    return fig
+
+
+def plot_bars(values: dict, *, title: str = "", ylabel: str = "value", log_y: bool = False,
+              annotate: bool = True):
+    """Bar chart of named numbers; grouped bars when each value is itself a dict ``series -> number``.
+
+    ``values`` maps a category to a number (one bar each) or to a dict
+    ``{series: number}`` (one bar per series, side by side; every category
+    should use the same series names, which form the legend). With
+    ``log_y=True`` the y axis is logarithmic; a bar whose value is 0 or not
+    finite cannot be drawn there and is marked by its text (``"0"``,
+    ``"nan"``) at the bottom of the axes. ``annotate`` writes each value
+    above its bar (3 significant digits).
+
+    Example:
+        >>> fig = plot_bars({"bug": {"grad": 0.1}, "fix": {"grad": 1.0}}, log_y=True)
+        >>> len(fig.axes[0].patches)
+        2
+    """
+    import math
+
+    if not isinstance(values, dict) or not values:
+        raise TypeError("values must be a non-empty dict category -> number or dict series -> number")
+    grouped = all(isinstance(v, dict) for v in values.values())
+    if not grouped and any(isinstance(v, dict) for v in values.values()):
+        raise TypeError("values must map every category to a number, or every category to a dict")
+    table = values if grouped else {k: {"": v} for k, v in values.items()}
+    series = []
+    for row in table.values():
+        for name in row:
+            if name not in series:
+                series.append(name)
+    for cat, row in table.items():
+        for name, v in row.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise TypeError(f"value for {cat!r}/{name!r} must be a number, got {type(v).__name__}")
+    cats = list(table)
+    width = 0.8 / len(series)
+    fig, ax = new_figure(width=max(5.0, 1.1 * len(cats) + 1.5), height=3.8)
+    missing = []
+    with _style():
+        for j, name in enumerate(series):
+            xs = [i + (j - (len(series) - 1) / 2) * width for i in range(len(cats))]
+            vals = [table[c].get(name, float("nan")) for c in cats]
+            drawable = [v if math.isfinite(v) and (v > 0 or not log_y) else 0.0 for v in vals]
+            ax.bar(xs, drawable, width=width * 0.95, color=COLORS[j % len(COLORS)], label=name or None)
+            for xpos, v, d in zip(xs, vals, drawable):
+                if d == 0.0 and (log_y or not math.isfinite(v)):
+                    missing.append((xpos, v))
+                elif annotate:
+                    ax.annotate(f"{v:.3g}", (xpos, d), ha="center", va="bottom", fontsize=8,
+                                xytext=(0, 2), textcoords="offset points")
+        if log_y:
+            ax.set_yscale("log")
+        ax.set_xticks(range(len(cats)), cats, rotation=20, ha="right")
+        ax.set(ylabel=ylabel, title=title)
+        bottom = ax.get_ylim()[0]
+        for xpos, v in missing:
+            ax.annotate("0" if v == 0 else f"{v}", (xpos, bottom), ha="center", va="bottom", fontsize=8,
+                        xytext=(0, 2), textcoords="offset points", color="0.3")
+        if len(series) > 1 or series[0]:
+            ax.legend()
+    return fig
+
+
+def plot_loss_vs_logit(losses: dict, target: float, o_range=(-10.0, 30.0), *, dtype=torch.float32,
+                       title: str = "", points: int = 241):
+    r"""Loss :math:`\ell(z, y)` and its derivative :math:`\partial\ell/\partial z` against one logit ``z``.
+
+    Each loss is called on one-element tensors of ``dtype`` (float32 by
+    default, as in training), point by point, so rounding and clamping inside
+    the loss show up exactly as training would meet them.
+
+    Args:
+        losses: mapping label -> ``loss_fn(logits, target)`` returning a scalar tensor.
+        target: the fixed label ``y`` (for example 0.0).
+        o_range: (min, max) of the logit.
+
+    Example:
+        >>> from course_pkg.losses import bce_with_logits
+        >>> fig = plot_loss_vs_logit({"BCE with logits": bce_with_logits}, 0.0, points=5)
+        >>> len(fig.axes)
+        2
+    """
+    from course_pkg.gradients import loss_and_gradient
+
+    if not isinstance(losses, dict) or not losses:
+        raise TypeError("losses must be a non-empty dict label -> loss_fn(logits, target)")
+    lo, hi = o_range
+    if not lo < hi:
+        raise ValueError(f"o_range must be (min, max) with min < max, got {o_range!r}")
+    zs = torch.linspace(lo, hi, points, dtype=torch.float64).tolist()
+    fig, (ax_val, ax_grad) = new_figure(ncols=2)
+    with _style():
+        for i, (label, fn) in enumerate(losses.items()):
+            pairs = [loss_and_gradient(fn, z, target, dtype=dtype) for z in zs]
+            style = {"linestyle": "--" if i % 2 else "-", "color": COLORS[i % len(COLORS)]}
+            ax_val.plot(zs, [p[0] for p in pairs], label=label, **style)
+            ax_grad.plot(zs, [p[1] for p in pairs], label=label, **style)
+        ax_val.set(xlabel="logit z", ylabel=f"loss at y = {target:g}", title=title or "loss")
+        ax_grad.set(xlabel="logit z", ylabel="d loss / dz", title="gradient reaching the logit")
+        ax_val.legend()
+        ax_grad.legend()
+    return fig
+
+
+def plot_reliability_diagram(panels: dict, *, n_bins: int = 15, title: str = ""):
+    r"""Reliability diagrams side by side: per-bin accuracy against per-bin confidence.
+
+    For each panel the confidences :math:`\max_k p_{nk}` are binned as in
+    :func:`course_pkg.calibration.reliability_curve`; bars show each bin's
+    accuracy, a red segment its gap to the bin's mean confidence, and the
+    diagonal is perfect calibration. Bars *below* the diagonal mean
+    over-confidence. The panel title carries the ECE.
+
+    Args:
+        panels: mapping label -> ``(probs, labels)`` with ``probs`` (N, C) and ``labels`` (N,) int64.
+        n_bins: number of equal-width confidence bins.
+
+    Example:
+        >>> p = torch.tensor([[0.9, 0.1], [0.6, 0.4]]); y = torch.tensor([0, 1])
+        >>> fig = plot_reliability_diagram({"model": (p, y)}, n_bins=5)
+        >>> len(fig.axes)
+        1
+    """
+    from course_pkg.calibration import expected_calibration_error, reliability_curve
+
+    if not isinstance(panels, dict) or not panels:
+        raise TypeError("panels must be a non-empty dict label -> (probs, labels)")
+    fig, axes = new_figure(ncols=len(panels), width=4.2, height=4.0)
+    axes = axes if isinstance(axes, list) else [axes]
+    with _style():
+        for ax, (label, (probs, labels)) in zip(axes, panels.items()):
+            curve = reliability_curve(probs, labels, n_bins)
+            ece = expected_calibration_error(probs, labels, n_bins).item()
+            edges, width = _np(curve.edges), 1.0 / n_bins
+            acc, conf = _np(curve.accuracy), _np(curve.confidence)
+            keep = _np(curve.counts) > 0
+            ax.bar(edges[:-1][keep], acc[keep], width=width, align="edge", color=COLORS[0], alpha=0.8,
+                   edgecolor="white", label="accuracy in bin")
+            centers = edges[:-1][keep] + width / 2
+            ax.vlines(centers, acc[keep], conf[keep], colors=COLORS[1], linewidth=3, label="gap to confidence")
+            ax.plot([0, 1], [0, 1], linestyle="--", color="0.3", linewidth=1.2, label="perfect calibration")
+            ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (max probability)", ylabel="accuracy",
+                   title=f"{label}: ECE = {ece:.3f}")
+            ax.legend(loc="upper left", fontsize=9)
+        if title:
+            fig.suptitle(title)
+    return fig
+
+
+def plot_mean_std_band(x: torch.Tensor, y: torch.Tensor, predict, *, k: float = 2.0, true_std=None,
+                       true_mean=None, title: str = ""):
+    r"""1-D data with a predicted mean and a band :math:`\mu(x) \pm k\,\sigma(x)`.
+
+    Args:
+        x, y: tensors of shape (N, 1).
+        predict: callable ``grid (M, 1) -> (mean, std)``, each (M, 1).
+        k: half-width of the band in standard deviations (2 covers about 95 % of a Gaussian).
+        true_mean, true_std: optional callables ``grid -> (M, 1)``; draws the true band dashed.
+
+    Example:
+        >>> x = torch.linspace(0, 1, 5).unsqueeze(1)
+        >>> fig = plot_mean_std_band(x, x, lambda t: (t, 0.1 + 0 * t))
+    """
+    check_tensor(x, "x", floating=True)
+    check_tensor(y, "y", floating=True)
+    for name, t in (("x", x), ("y", y)):
+        if t.dim() != 2 or t.shape[1] != 1:
+            raise ValueError(f"{name} must have shape (N, 1), got {tuple(t.shape)}")
+    fig, ax = new_figure(width=6.0, height=3.8)
+    grid = torch.linspace(float(x.min()), float(x.max()), 300, device=x.device).unsqueeze(1)
+    with torch.no_grad():
+        mean, std = predict(grid)
+    g, m, s = _np(grid).ravel(), _np(mean).ravel(), _np(std).ravel()
+    with _style():
+        ax.scatter(_np(x).ravel(), _np(y).ravel(), s=8, color="0.6", label="data")
+        ax.fill_between(g, m - k * s, m + k * s, color=COLORS[0], alpha=0.25, label=f"mean ± {k:g} std (model)")
+        ax.plot(g, m, color=COLORS[0], label="predicted mean")
+        if true_std is not None and true_mean is not None:
+            with torch.no_grad():
+                tm, ts = _np(true_mean(grid)).ravel(), _np(true_std(grid)).ravel()
+            ax.plot(g, tm - k * ts, color=COLORS[1], linestyle="--", linewidth=1.2, label=f"true mean ± {k:g} std")
+            ax.plot(g, tm + k * ts, color=COLORS[1], linestyle="--", linewidth=1.2)
+        ax.set(xlabel="x", ylabel="y", title=title)
+        ax.legend(loc="upper left", fontsize=9)
+    return fig
+
+
+def plot_embeddings(z: torch.Tensor, labels: torch.Tensor, title: str = "", *, unit_circle: bool = True):
+    """Scatter 2-D embeddings coloured by class (identity), with the unit circle drawn for reference.
+
+    Equal axis scales, so distances and angles on the page are the real ones.
+
+    Args:
+        z: embeddings of shape (N, 2); labels: (N,) integer classes;
+        unit_circle: draw the circle of radius 1 (where L2-normalized embeddings live).
+
+    Example:
+        >>> z = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+        >>> fig = plot_embeddings(z, torch.tensor([0, 1]), "two points")
+        >>> fig.axes[0].get_title()
+        'two points'
+    """
+    check_tensor(z, "z", floating=True, min_dim=2)
+    if z.dim() != 2 or z.shape[1] != 2:
+        raise ValueError(f"z must have shape (N, 2), got {tuple(z.shape)}")
+    check_tensor(labels, "labels", min_dim=1)
+    if labels.shape != z.shape[:1]:
+        raise ValueError(f"labels must have shape ({z.shape[0]},), got {tuple(labels.shape)}")
+    fig, ax = new_figure(width=4.6, height=4.4)
+    zs = _np(z)
+    lab = labels.detach().cpu().long().numpy()
+    with _style():
+        if unit_circle:
+            t = torch.linspace(0, 2 * torch.pi, 400, dtype=torch.float64)
+            ax.plot(torch.cos(t).numpy(), torch.sin(t).numpy(), color="0.6", linestyle="--", linewidth=1.0,
+                    label="unit circle")
+        for c in sorted(set(lab.tolist())):
+            pts = zs[lab == c]
+            ax.scatter(pts[:, 0], pts[:, 1], s=12, color=COLORS[c % len(COLORS)], edgecolor="white",
+                       linewidth=0.4, label=f"class {c}")
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.set(xlabel="$z_1$", ylabel="$z_2$", title=title)
+        ax.legend(loc="upper right", fontsize=8)
     return fig

@@ -1,4 +1,9 @@
-"""A plain, seeded training loop that records its loss history."""
+"""A plain, seeded training loop that records its loss history, and the two optimizers it uses.
+
+SGD and Adam are written out here (a few lines each, the update rule visible)
+rather than taken from ``torch.optim``: they compute the same updates, and a
+notebook that trains does not pay ``torch.optim``'s one-off import cost.
+"""
 from __future__ import annotations
 
 import math
@@ -9,7 +14,7 @@ import torch
 from course_pkg._validation import check_number, check_tensor
 from course_pkg.runtime import generator
 
-__all__ = ["train", "History", "NonFiniteLossError"]
+__all__ = ["train", "History", "NonFiniteLossError", "SGD", "Adam"]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -31,7 +36,77 @@ class History:
         return len(self.losses)
 
 
-_OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
+class SGD:
+    r"""Plain gradient descent, :math:`\theta \leftarrow \theta - \eta\, \nabla_\theta \mathcal L`.
+
+    Same update as ``torch.optim.SGD(params, lr)`` (no momentum, no weight decay).
+
+    Example:
+        >>> w = torch.tensor([1.0], requires_grad=True)
+        >>> (2 * w).sum().backward(); SGD([w], lr=0.1).step(); w
+        tensor([0.8000], requires_grad=True)
+    """
+
+    def __init__(self, params, lr: float):
+        self.params = [p for p in params if p.requires_grad]
+        self.lr = check_number(lr, "lr", positive=True)
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        for p in self.params:
+            if p.grad is not None:
+                p.sub_(self.lr * p.grad)
+
+
+class Adam:
+    r"""Adam (Kingma & Ba, 2015): gradient steps scaled by running moment estimates.
+
+    .. math::
+        m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t, \quad v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2, \quad
+        \theta_t = \theta_{t-1} - \frac{\eta}{1-\beta_1^t}\,
+                    \frac{m_t}{\sqrt{v_t / (1-\beta_2^t)} + \epsilon}
+
+    Same update as ``torch.optim.Adam(params, lr)`` with its defaults
+    (betas 0.9 / 0.999, eps 1e-8, no weight decay).
+
+    Example:
+        >>> w = torch.tensor([1.0], requires_grad=True)
+        >>> (2 * w).sum().backward(); Adam([w], lr=0.1).step(); w
+        tensor([0.9000], requires_grad=True)
+    """
+
+    def __init__(self, params, lr: float, betas=(0.9, 0.999), eps: float = 1e-8):
+        self.params = [p for p in params if p.requires_grad]
+        self.lr = check_number(lr, "lr", positive=True)
+        self.beta1, self.beta2 = betas
+        self.eps = eps
+        self.t = 0
+        self.m = [torch.zeros_like(p) for p in self.params]
+        self.v = [torch.zeros_like(p) for p in self.params]
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.t += 1
+        correction1 = 1 - self.beta1 ** self.t
+        correction2 = 1 - self.beta2 ** self.t
+        for p, m, v in zip(self.params, self.m, self.v):
+            if p.grad is None:
+                continue
+            m.mul_(self.beta1).add_(p.grad, alpha=1 - self.beta1)
+            v.mul_(self.beta2).addcmul_(p.grad, p.grad, value=1 - self.beta2)
+            denom = (v.sqrt() / math.sqrt(correction2)).add_(self.eps)
+            p.addcdiv_(m, denom, value=-self.lr / correction1)
+
+
+_OPTIMIZERS = {"sgd": SGD, "adam": Adam}
 
 
 def train(model, loss_fn, x, y, *, steps: int = 500, lr: float = 0.01, optimizer: str = "adam",
@@ -98,7 +173,7 @@ def train(model, loss_fn, x, y, *, steps: int = 500, lr: float = 0.01, optimizer
                 "output transformation (e.g. log of a probability that reached 0)"
             )
         history.losses.append(value)
-        opt.zero_grad(set_to_none=True)
+        opt.zero_grad()
         loss.backward()
         opt.step()
         if bar is not None:

@@ -200,7 +200,11 @@ def log_softmax(o: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """
     check_tensor(o, "o", floating=True, min_dim=1)
     dim = check_dim(o, dim, "dim")
-    return o - logsumexp(o, dim=dim).unsqueeze(dim)
+    # Subtract the max first: (o - m) is exact, and log of the sum lies in [0, log C],
+    # so no large number is ever cancelled against another (o - logsumexp(o) would).
+    m = o.amax(dim=dim, keepdim=True).detach()
+    shifted = o - torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+    return shifted - torch.log(torch.exp(shifted).sum(dim=dim, keepdim=True))
 
 
 def softmax(o: torch.Tensor, dim: int = -1) -> torch.Tensor:

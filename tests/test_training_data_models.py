@@ -120,3 +120,21 @@ def test_runtime_helpers():
     assert torch.equal(torch.randn(3, generator=generator(1)), torch.randn(3, generator=generator(1)))
     with pytest.raises(TypeError, match="seed"):
         seed_everything(-1)
+
+
+@pytest.mark.parametrize("ours, theirs", [
+    (lambda ps: __import__("course_pkg.training", fromlist=["SGD"]).SGD(ps, lr=0.05), lambda ps: torch.optim.SGD(ps, lr=0.05)),
+    (lambda ps: __import__("course_pkg.training", fromlist=["Adam"]).Adam(ps, lr=0.05), lambda ps: torch.optim.Adam(ps, lr=0.05)),
+])
+def test_optimizers_match_torch_optim(ours, theirs):
+    x, y = data.make_regression(64)
+    trajectories = []
+    for make in (ours, theirs):
+        model = MLP(1, 1, seed=0).double()
+        opt = make(list(model.parameters()))
+        for _ in range(25):
+            opt.zero_grad()
+            mse(model(x.double()), y.double()).backward()
+            opt.step()
+        trajectories.append(torch.cat([p.detach().ravel() for p in model.parameters()]))
+    assert torch.allclose(trajectories[0], trajectories[1], atol=1e-12)

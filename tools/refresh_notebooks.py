@@ -52,6 +52,23 @@ def with_colab_cell(nb, source: str):
     return nb
 
 
+def add_image_alt_text(nb):
+    """Copy each figure's text description (CourseFigure.describe) into the cell's image alt text."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        alts = [out["data"]["text/plain"] for out in cell.get("outputs", [])
+                if "image/png" in out.get("data", {}) and "text/plain" in out["data"]]
+        image = cell.metadata.setdefault("mystnb", {}).setdefault("image", {}) if alts else None
+        if alts:
+            image["alt"] = " ".join(alts)
+        elif "mystnb" in cell.metadata:
+            cell.metadata["mystnb"].pop("image", None)
+            if not cell.metadata["mystnb"]:
+                del cell.metadata["mystnb"]
+    return nb
+
+
 def execute(path: Path, timeout: int = 300):
     nb = nbformat.read(path, as_version=4)
     with_colab_cell(nb, colab_cell_source())
@@ -62,6 +79,7 @@ def execute(path: Path, timeout: int = 300):
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start
+    add_image_alt_text(nb)
     nbformat.write(nb, path)
     return seconds
 

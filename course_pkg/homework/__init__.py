@@ -6,23 +6,46 @@ In a notebook::
     check("positive.softplus", my_softplus)
 
 prints ``[PASSED] ...``, ``[FAILED] ...``, ``[NOT ATTEMPTED] ...`` or
-``[ERROR] ...`` with one line of feedback, and returns the
-:class:`CheckResult`. A check never raises and never shows the expected answer.
+``[ERROR] ...`` with one line of feedback. A check never raises and never shows
+the expected answer. :func:`check_quietly` returns the :class:`CheckResult`
+instead of printing it.
+
+For teachers: ``python -m course_pkg.homework.student`` writes the student
+notebooks (``student/``), ``python -m course_pkg.homework.grading DIR`` grades
+a folder of submitted notebooks.
 """
 from __future__ import annotations
 
-from course_pkg.homework.checking import CheckResult, Feedback, Status, run_checker
-from course_pkg.homework.registry import exercise, load_all
+from course_pkg.homework.checking import (
+    CheckResult,
+    Feedback,
+    Status,
+    check_function,
+    compare_tensors,
+    run_checker,
+)
+from course_pkg.homework.registry import exercise, load_all, load_errors
 
-__all__ = ["check", "check_quietly", "CheckResult", "Status", "Feedback", "exercise", "load_all"]
+__all__ = ["check", "check_quietly", "CheckResult", "Status", "Feedback", "exercise", "load_all",
+           "load_errors", "check_function", "compare_tensors"]
 
 
 def check_quietly(exercise_id: str, answer) -> CheckResult:
-    """Like :func:`check` but prints nothing."""
+    """Like :func:`check` but prints nothing and returns the :class:`CheckResult`.
+
+    Example:
+        >>> check_quietly("regression.scale_to_range", "a string").status.value
+        'FAILED'
+    """
+    exercise_id = str(exercise_id)
     registry = load_all()
     if exercise_id not in registry:
+        chapter = exercise_id.split(".")[0]
+        broken = load_errors().get(chapter)
+        if broken:
+            return CheckResult(exercise_id, Status.ERROR, f"the checks of chapter {chapter!r} failed to load: {broken}")
         known = ", ".join(sorted(registry)) or "none"
-        return CheckResult(str(exercise_id), Status.ERROR, f"unknown exercise id; known ids: {known}")
+        return CheckResult(exercise_id, Status.ERROR, f"unknown exercise id; known ids: {known}")
     ex = registry[exercise_id]
     return run_checker(exercise_id, ex.checker, answer, time_limit=ex.time_limit)
 

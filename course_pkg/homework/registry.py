@@ -8,6 +8,9 @@ Chapters register their exercises in ``course_pkg/homework/exercises/<chapter>.p
 
 A checker receives the student's answer (usually a function), calls it on
 fresh seeded inputs, and compares with a reference from ``course_pkg``.
+
+A chapter module that fails to import does not break the others: its error is
+kept in :func:`load_errors`, and checking one of its ids reports ERROR.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import pkgutil
 from dataclasses import dataclass
 
 _EXERCISES: dict = {}
+_LOAD_ERRORS: dict = {}
 
 
 @dataclass(frozen=True)
@@ -27,23 +31,46 @@ class Exercise:
 
 
 def exercise(exercise_id: str, *, time_limit: float = 10.0, description: str = ""):
-    """Decorator registering ``checker`` under ``exercise_id`` (``"chapter.name"``)."""
+    """Decorator registering ``checker`` under ``exercise_id`` (``"chapter.name"``).
+
+    Registering the same id again from the same module (a reload) replaces the
+    entry; registering it from a different module is an error.
+    """
     if not isinstance(exercise_id, str) or "." not in exercise_id:
         raise ValueError(f"exercise_id must look like 'chapter.name', got {exercise_id!r}")
+    if not (isinstance(time_limit, (int, float)) and time_limit > 0):
+        raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
 
     def register(checker):
-        if exercise_id in _EXERCISES and _EXERCISES[exercise_id].checker is not checker:
+        old = _EXERCISES.get(exercise_id)
+        if old is not None and old.checker is not checker and (
+                getattr(old.checker, "__module__", None) != getattr(checker, "__module__", None)):
             raise ValueError(f"exercise {exercise_id!r} is registered twice")
-        _EXERCISES[exercise_id] = Exercise(exercise_id, checker, time_limit, description or (checker.__doc__ or ""))
+        _EXERCISES[exercise_id] = Exercise(exercise_id, checker, float(time_limit),
+                                           description or (checker.__doc__ or "").strip())
         return checker
 
     return register
 
 
 def load_all() -> dict:
-    """Import every module in ``course_pkg.homework.exercises`` and return the registry (id -> Exercise)."""
+    """Import every module in ``course_pkg.homework.exercises`` and return the registry (id -> Exercise).
+
+    A module that raises on import is skipped; see :func:`load_errors`.
+    """
     from course_pkg.homework import exercises
 
     for info in pkgutil.iter_modules(exercises.__path__):
-        importlib.import_module(f"{exercises.__name__}.{info.name}")
+        name = f"{exercises.__name__}.{info.name}"
+        try:
+            importlib.import_module(name)
+            _LOAD_ERRORS.pop(info.name, None)
+        except Exception as err:  # a broken chapter module must not break every other check
+            _LOAD_ERRORS[info.name] = f"{type(err).__name__}: {err}"
     return dict(_EXERCISES)
+
+
+def load_errors() -> dict:
+    """Chapter module name -> import error message, for the modules :func:`load_all` could not import."""
+    load_all()
+    return dict(_LOAD_ERRORS)

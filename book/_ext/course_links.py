@@ -1,0 +1,63 @@
+"""Sphinx extension: on each chapter with exercises, link the homework version on Colab.
+
+Also writes a 404 page for GitHub Pages. The link is derived from ``_config.yml``'s repository url and branch (exposed
+by jupyter-book as ``html_theme_options``), so a fork retargets it by editing
+that one line. A chapter has a homework version when ``student/<name>.ipynb``
+exists.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from docutils import nodes
+
+
+def colab_url(repository_url: str, branch: str, path: str) -> str:
+    owner_repo = repository_url.rstrip("/").removeprefix("https://github.com/")
+    return f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/{path}"
+
+
+def add_homework_link(app, doctree, docname):
+    source = Path(app.env.doc2path(docname))
+    student = Path(app.srcdir) / "student" / f"{source.stem}.ipynb"
+    if source.suffix != ".ipynb" or not student.exists():
+        return
+    options = app.config.html_theme_options
+    url = colab_url(options.get("repository_url", ""), options.get("repository_branch", "main"),
+                    f"student/{student.name}")
+    para = nodes.paragraph(classes=["homework-link"])
+    para += nodes.reference("", "Open the homework version of this chapter in Colab", refuri=url,
+                            classes=["homework-colab-link"])
+    para += nodes.Text(" (exercises without solutions, with automatic checks).")
+    sections = list(doctree.findall(nodes.section))
+    if sections:
+        title = sections[0].next_node(nodes.title)
+        sections[0].insert(sections[0].index(title) + 1, para)
+
+
+PAGE_404 = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Page not found | {title}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;line-height:1.5;
+color:#222;background:#fff}}@media (prefers-color-scheme:dark){{body{{color:#ddd;background:#121212}}a{{color:#8ab4f8}}}}</style>
+</head><body><h1>Page not found</h1>
+<p>This page does not exist in <em>{title}</em>. Chapters are named <code>book/NN_topic.html</code>;
+the numbering may have changed since the link was made.</p>
+<p><a href="{prefix}index.html">Go to the start of the book</a></p></body></html>
+"""
+
+
+def write_404(app, exception):
+    """A self-contained 404 page (no scripts) whose link works under GitHub Pages' /<repo>/ prefix."""
+    if exception is not None or app.builder.format != "html":
+        return
+    repo = app.config.html_theme_options.get("repository_url", "").rstrip("/").rsplit("/", 1)[-1]
+    prefix = f"/{repo}/" if repo else "/"
+    (Path(app.outdir) / "404.html").write_text(PAGE_404.format(title=app.config.html_title or app.config.project,
+                                                               prefix=prefix))
+
+
+def setup(app):
+    app.connect("build-finished", write_404)
+    app.connect("doctree-resolved", add_homework_link)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

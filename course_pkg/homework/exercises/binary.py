@@ -1,0 +1,124 @@
+"""Checks for chapter 5, Binary classification."""
+import torch
+
+from course_pkg.decisions import predict_labels
+from course_pkg.homework.checking import Feedback, check_function
+from course_pkg.homework.registry import exercise
+from course_pkg.losses import bce_with_logits
+from course_pkg.runtime import generator
+from course_pkg.transforms import sigmoid
+
+
+def _bce_cases(seed: int):
+    g = generator(seed)
+    labels = (torch.rand(6, 4, generator=g) > 0.5).float()
+    return [
+        ("random float32 logits, 0/1 targets of shape (6, 4)", (torch.randn(6, 4, generator=g) * 3, labels)),
+        ("a column of logits of shape (5, 1)", (torch.randn(5, 1, generator=g), (torch.arange(5.0) % 2).unsqueeze(1))),
+        ("logits ±100 (confidently right and wrong)",
+         (torch.tensor([100.0, -100.0, 100.0, -100.0]), torch.tensor([1.0, 0.0, 0.0, 1.0]))),
+        ("logits ±1000", (torch.tensor([1000.0, -1000.0, 1000.0, -1000.0]), torch.tensor([0.0, 1.0, 1.0, 0.0]))),
+        ("logits 20 and -20 (where a float32 sigmoid has already rounded)",
+         (torch.tensor([20.0, -20.0]), torch.tensor([0.0, 1.0]))),
+        ("soft targets in [0, 1]", (torch.randn(8, generator=g) * 5, torch.rand(8, generator=g))),
+        ("a single zero logit", (torch.zeros(1), torch.ones(1))),
+    ]
+
+
+def _float64_cases(seed: int):
+    g = generator(seed)
+    z = torch.randn(10, generator=g, dtype=torch.float64) * 30
+    y = (torch.rand(10, generator=g, dtype=torch.float64) > 0.5).double()
+    return [("float64 logits up to about ±90", (z, y)),
+            ("float64 logits ±1000", (torch.tensor([1000.0, -1000.0], dtype=torch.float64),
+                                      torch.tensor([0.0, 1.0], dtype=torch.float64)))]
+
+
+def _must_refuse_mismatch(answer):
+    logits, target = torch.zeros(4, 1), torch.zeros(4)
+    try:
+        answer(logits, target)
+    except Exception:  # any clear refusal is fine (ValueError, RuntimeError, ...)
+        return
+    raise Feedback("logits of shape (4, 1) with target of shape (4,) must raise an error, not broadcast "
+                   "to a (4, 4) table of every pair")
+
+
+def _check_bce(answer, seed: int):
+    if not callable(answer):
+        raise Feedback(f"expected a function, got {type(answer).__name__}")
+    z = torch.tensor([3.0, -2.0, 0.5])
+    y = torch.tensor([1.0, 0.0, 1.0])
+    got = answer(z, y)
+    if isinstance(got, torch.Tensor) and got.shape == (3,):
+        raise Feedback("the result has one entry per example; return the mean over all entries (a scalar)")
+    if isinstance(got, torch.Tensor) and got.shape == () and got.dtype == z.dtype:
+        if torch.isclose(got, bce_with_logits(sigmoid(z), y), atol=1e-6) and not torch.isclose(
+                got, bce_with_logits(z, y), atol=1e-6):
+            raise Feedback("it looks like a sigmoid is applied before a loss that applies its own: pass raw logits")
+        if torch.isclose(got, 3 * bce_with_logits(z, y), atol=1e-5) and not torch.isclose(
+                got, bce_with_logits(z, y), atol=1e-5):
+            raise Feedback("the value is the sum over examples; use mean reduction")
+    check_function(answer, bce_with_logits, _bce_cases(seed), atol=1e-5, rtol=1e-5, grad=True)
+    check_function(answer, bce_with_logits, _float64_cases(seed + 1), atol=1e-10, rtol=1e-10, grad=True)
+    _must_refuse_mismatch(answer)
+    return "value and gradient match on float32 and float64 inputs, including logits ±1000"
+
+
+@exercise("binary.bce_with_logits", time_limit=10)
+def _(answer):
+    """my_bce_with_logits(logits, target): mean BCE on raw logits, stable at ±1000, float64 too."""
+    return _check_bce(answer, 51)
+
+
+@exercise("binary.fixed_loss", time_limit=10)
+def _(answer):
+    """fixed_loss(logits, y): the training loss without the sigmoid-then-BCELoss bug."""
+    if not callable(answer):
+        raise Feedback(f"expected a function, got {type(answer).__name__}")
+    z = torch.tensor([20.0, -100.0, 1.0], requires_grad=True)
+    y = torch.tensor([0.0, 1.0, 1.0])
+    got = answer(z, y)
+    if not isinstance(got, torch.Tensor) or got.shape != ():
+        raise Feedback("return one scalar tensor, the mean loss over the batch")
+    if not got.requires_grad:
+        raise Feedback("the loss is detached from the graph: no gradient would reach the model")
+    (grad,) = torch.autograd.grad(got, z)
+    if not bool(torch.isfinite(grad).all()) or bool((grad[:2].abs() < 1e-3).any()):
+        raise Feedback("confidently wrong logits (20 with y = 0, -100 with y = 1) still get (almost) no gradient; "
+                       "is a sigmoid still applied before the loss?")
+    return _check_bce(answer, 52)
+
+
+def _label_cases(seed: int):
+    g = generator(seed)
+    return [
+        ("random logits, threshold 0.5", (torch.randn(50, generator=g) * 4, 0.5)),
+        ("random logits of shape (10, 1), threshold 0.8", (torch.randn(10, 1, generator=g) * 3, 0.8)),
+        ("random logits, threshold 0.05", (torch.randn(40, generator=g) * 4, 0.05)),
+        ("logits ±1000, threshold 0.3", (torch.tensor([1000.0, -1000.0, 2.0, -2.0]), 0.3)),
+        ("float64 logits, threshold 0.99", (torch.randn(30, generator=g, dtype=torch.float64) * 8, 0.99)),
+        ("float32 logits 15 to 25 with threshold 1 - 1e-9 (a float32 sigmoid is exactly 1 above 16.6)",
+         (torch.tensor([15.0, 17.0, 18.0, 19.0, 20.0, 21.0, 22.0, 25.0]), 1 - 1e-9)),
+    ]
+
+
+@exercise("binary.predict_labels", time_limit=10)
+def _(answer):
+    """predict_labels(logits, threshold_prob): 0/1 labels for sigma(z) > t, right even where sigma rounds to 1."""
+    if not callable(answer):
+        raise Feedback(f"expected a function, got {type(answer).__name__}")
+    for label, (z, t) in _label_cases(53):
+        got = answer(z.clone(), t)
+        expected = predict_labels(z, t)
+        if not isinstance(got, torch.Tensor):
+            raise Feedback(f"on {label}: expected a torch.Tensor, got {type(got).__name__}")
+        if got.shape != expected.shape:
+            raise Feedback(f"on {label}: wrong shape {tuple(got.shape)}; keep the shape of the logits")
+        if got.is_complex() or not bool(((got == 0) | (got == 1)).all()):
+            raise Feedback(f"on {label}: the result must hold only 0 and 1 (labels, not probabilities)")
+        wrong = int((got.detach().cpu().double() != expected.cpu().double()).sum())
+        if wrong:
+            raise Feedback(f"on {label}: {wrong} of {z.numel()} labels are wrong; compare the logit with "
+                           "log(t / (1 - t)) instead of rounding through a sigmoid")
+    return "right labels at every threshold, including where a float32 sigmoid has rounded to 1"

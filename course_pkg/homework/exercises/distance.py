@@ -1,0 +1,77 @@
+"""Checks for chapter 8, Preparing outputs for distance-based losses."""
+import torch
+
+from course_pkg.embeddings import triplet_loss
+from course_pkg.homework.checking import Feedback, check_function
+from course_pkg.homework.registry import exercise
+from course_pkg.runtime import generator
+from course_pkg.transforms import l2_normalize
+
+
+def _reference_triplet(anchor, positive, negative, margin):
+    return triplet_loss(anchor, positive, negative, margin=margin)
+
+
+@exercise("distance.l2_normalize", time_limit=5)
+def _(answer):
+    """my_l2_normalize(x, dim=-1, eps=1e-12) = x / max(||x||, eps) along dim; zero vectors give 0, no NaN."""
+    g = generator(81)
+    with_zero = torch.randn(6, 4, generator=g)
+    with_zero[[1, 4]] = 0.0
+    cases = [
+        ("random rows (float32)", (torch.randn(5, 3, generator=g),)),
+        ("rows including zero vectors (float32)", (with_zero,)),
+    ]
+    check_function(answer, l2_normalize, cases, atol=1e-6, rtol=1e-5, grad=True)
+    cases = [
+        ("float64 rows including a zero vector", (torch.cat([torch.randn(3, 5, generator=g, dtype=torch.float64),
+                                                           torch.zeros(1, 5, dtype=torch.float64)]),)),
+        ("tiny and huge rows (float64)", (torch.tensor([[1e-5, -2e-5], [3e150, 4e150]], dtype=torch.float64),)),
+    ]
+    check_function(answer, l2_normalize, cases, atol=1e-10, rtol=1e-10, grad=True)
+    dim_cases = [
+        ("a (3, 4) tensor normalized along dim=0", (torch.randn(3, 4, generator=g), 0)),
+        ("a (2, 3, 4) tensor normalized along dim=1 with a zero slice",
+         (torch.cat([torch.randn(2, 3, 3, generator=g), torch.zeros(2, 3, 1)], dim=2), 1)),
+        ("a 1-D vector", (torch.randn(7, generator=g, dtype=torch.float64), -1)),
+    ]
+    check_function(answer, l2_normalize, dim_cases, atol=1e-6, rtol=1e-5, grad=True)
+    x = torch.tensor([[1e-3, 0.0]], dtype=torch.float64)
+    got = answer(x, -1, 1.0)
+    if not isinstance(got, torch.Tensor) or not torch.allclose(got, l2_normalize(x, -1, 1.0), rtol=1e-10, atol=0):
+        raise Feedback("with eps=1.0, a vector shorter than eps must be divided by exactly eps: "
+                       "use max(||x||, eps) (a clamp), not ||x|| or ||x|| + eps, and pass eps through")
+    return "matches the reference on 8 input sets, including zero vectors, float64 and other dims"
+
+
+@exercise("distance.triplet_loss", time_limit=5)
+def _(answer):
+    """my_triplet_loss(anchor, positive, negative, margin): mean of max(0, ||a-p|| - ||a-n|| + margin)."""
+    if callable(answer):
+        # Squared distances are a different loss: catch them first, with a clear message.
+        a = torch.zeros(1, 2, dtype=torch.float64)
+        p = torch.tensor([[3.0, 0.0]], dtype=torch.float64)
+        n = torch.tensor([[0.0, 4.0]], dtype=torch.float64)
+        got = answer(a, p, n, 2.0)
+        if isinstance(got, torch.Tensor) and got.dim() == 0 and float(got) == 0.0:
+            raise Feedback("use plain Euclidean distances ||a - p||, not squared ones")
+    g = generator(82)
+    a32 = torch.randn(8, 3, generator=g)
+    a64 = torch.randn(10, 5, generator=g, dtype=torch.float64)
+    coincide = torch.randn(4, 2, generator=g)
+    cases = [
+        ("random float32 triplets, margin 1",
+         (a32, torch.randn(8, 3, generator=g), torch.randn(8, 3, generator=g), 1.0)),
+        ("positives that coincide with their anchors",
+         (coincide, coincide.clone(), coincide + torch.tensor([0.5, 0.0]), 1.0)),
+        ("triplets that all clear the margin (loss 0)",
+         (a32, a32 + 0.01, a32 + 10.0, 0.2)),
+        ("margin 2",
+         (a32, torch.randn(8, 3, generator=g), torch.randn(8, 3, generator=g), 2.0)),
+    ]
+    check_function(answer, _reference_triplet, cases, atol=1e-6, rtol=1e-5, grad=True)
+    case64 = [("random float64 triplets, margin 0.5",
+               (a64, a64 + 0.3 * torch.randn(10, 5, generator=g, dtype=torch.float64),
+                torch.randn(10, 5, generator=g, dtype=torch.float64), 0.5))]
+    check_function(answer, _reference_triplet, case64, atol=1e-10, rtol=1e-10, grad=True)
+    return "matches the reference on 5 input sets"

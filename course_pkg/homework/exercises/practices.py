@@ -1,0 +1,78 @@
+"""Checks for chapter 7, Best practices."""
+import torch
+
+from course_pkg.homework.checking import Feedback, check_function, compare_tensors
+from course_pkg.homework.registry import exercise
+from course_pkg.inference import predict_multiclass
+from course_pkg.losses import cross_entropy
+from course_pkg.runtime import generator
+
+
+def _multiclass_cases():
+    g = generator(71)
+    return [
+        ("random logits of shape (8, 5)", torch.randn(8, 5, generator=g)),
+        ("logits ±1000", torch.tensor([[1000.0, 0.0, -1000.0], [-1000.0, -1000.0, 1000.0]])),
+        ("tied logits", torch.tensor([[1.0, 3.0, 3.0, 0.0], [2.0, 2.0, 2.0, 2.0], [0.0, 5.0, 1.0, 5.0]])),
+        ("a batch of one sample", torch.randn(1, 4, generator=g) * 3),
+        ("float64 logits", torch.randn(6, 7, generator=g, dtype=torch.float64) * 10),
+    ]
+
+
+@exercise("practices.predict_multiclass", time_limit=5)
+def _(answer):
+    """predict_multiclass(logits) -> (probs, labels): softmax over the class dimension, argmax labels."""
+    if not callable(answer):
+        raise Feedback(f"expected a function, got {type(answer).__name__}")
+    for label, logits in _multiclass_cases():
+        out = answer(logits.clone())
+        if not isinstance(out, tuple) or len(out) != 2:
+            raise Feedback(f"on {label}: return a tuple (probs, labels), got {type(out).__name__}")
+        probs, labels = out
+        exp_probs, exp_labels = predict_multiclass(logits)
+        if not isinstance(probs, torch.Tensor):
+            raise Feedback(f"on {label}: probs must be a torch.Tensor, got {type(probs).__name__}")
+        if probs.shape == logits.shape and probs.dtype == logits.dtype and logits.shape[0] > 1:
+            row_sums = probs.detach().double().sum(dim=-1)
+            if not bool(torch.isnan(row_sums).any()) and not bool(
+                    torch.allclose(row_sums, torch.ones_like(row_sums), atol=1e-4)):
+                raise Feedback(f"on {label}: the rows of probs do not sum to 1; normalize over the class "
+                               "dimension (dim=-1), not over the batch")
+        compare_tensors(probs, exp_probs, what=f"probs on {label}", atol=1e-6, rtol=1e-5)
+        if not isinstance(labels, torch.Tensor):
+            raise Feedback(f"on {label}: labels must be a torch.Tensor, got {type(labels).__name__}")
+        if labels.shape != exp_labels.shape:
+            raise Feedback(f"on {label}: labels have shape {tuple(labels.shape)}; expected one label per sample")
+        if labels.dtype != torch.int64:
+            raise Feedback(f"on {label}: labels must be int64 class indices, got {labels.dtype}")
+        if not bool((labels.cpu() == exp_labels.cpu()).all()):
+            if label == "tied logits":
+                raise Feedback("on tied logits: a tie must go to the first maximal index, as torch.argmax does")
+            raise Feedback(f"on {label}: some labels are not the index of the largest logit")
+    return "probabilities and labels match on 5 input sets (including ±1000 and ties)"
+
+
+def _loss_cases():
+    g = generator(72)
+    return [
+        ("random logits (16, 4)", (torch.randn(16, 4, generator=g), torch.randint(0, 4, (16,), generator=g))),
+        ("confident logits ±200", (torch.tensor([[200.0, -200.0, 0.0], [0.0, 0.0, 200.0]]), torch.tensor([1, 2]))),
+        ("a batch of one sample", (torch.randn(1, 5, generator=g), torch.tensor([3]))),
+        ("float64 logits", (torch.randn(9, 6, generator=g, dtype=torch.float64) * 5,
+                            torch.randint(0, 6, (9,), generator=g))),
+    ]
+
+
+@exercise("practices.loss_fn", time_limit=5)
+def _(answer):
+    """loss_fn(logits, y): mean cross-entropy on raw logits, stable, with the right gradient."""
+    if not callable(answer):
+        raise Feedback(f"expected a function, got {type(answer).__name__}")
+    for label, (logits, target) in _loss_cases():
+        got = answer(logits.clone(), target.clone())
+        if isinstance(got, torch.Tensor) and got.dim() != 0:
+            raise Feedback(f"on {label}: the loss must be a scalar (the mean over the batch), "
+                           f"got shape {tuple(got.shape)}")
+        if isinstance(got, torch.Tensor) and got.is_floating_point() and float(got.detach()) < 0:
+            raise Feedback(f"on {label}: the loss is negative; NLL needs log-probabilities, not probabilities")
+    return check_function(answer, cross_entropy, _loss_cases(), atol=1e-5, rtol=1e-5, grad=True)

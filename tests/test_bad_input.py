@@ -1,0 +1,183 @@
+"""Every public function of course_pkg, fed bad input, raises a clear error that names the argument.
+
+The completeness test fails when a module gains a public function (listed in
+its ``__all__``) without an entry here, so new functions cannot skip this.
+"""
+import importlib
+import pkgutil
+
+import pytest
+import torch
+
+import course_pkg
+
+NAN = float("nan")
+I64 = torch.tensor([1, 2])
+F2 = torch.zeros(2)
+M32 = torch.zeros(3, 2)
+
+# name -> list of (args, kwargs, exception type, regex the message must match)
+BAD_INPUTS = {
+    # transforms
+    "transforms.identity": [(([1.0],), {}, TypeError, "o must be a torch.Tensor, got list")],
+    "transforms.relu": [((I64,), {}, TypeError, "o must be a floating-point tensor.*int64")],
+    "transforms.softplus": [(("x",), {}, TypeError, "o must be a torch.Tensor, got str"),
+                            ((F2,), {"beta": -1}, ValueError, "beta must be > 0"),
+                            ((F2,), {"beta": NAN}, ValueError, "beta must be finite")],
+    "transforms.sigmoid": [((torch.tensor([True]),), {}, TypeError, "o must be a floating-point tensor.*bool")],
+    "transforms.tanh": [((None,), {}, TypeError, "o must be a torch.Tensor, got NoneType")],
+    "transforms.threshold": [((F2,), {"at": "0"}, TypeError, "at must be a real number")],
+    "transforms.scale_to_range": [((F2, 1.0, 0.0), {}, ValueError, "low < high"),
+                                  ((F2, NAN, 1.0), {}, ValueError, "low must be finite")],
+    "transforms.logsumexp": [((torch.tensor(1.0),), {}, ValueError, "o must have at least 1 dimension")],
+    "transforms.softmax": [((torch.zeros(2, 3),), {"dim": 2}, ValueError, "dim=2 is out of range")],
+    "transforms.log_softmax": [((torch.zeros(2, 3),), {"dim": "1"}, TypeError, "dim must be an int")],
+    "transforms.argmax": [((torch.tensor([0.0, NAN]),), {}, ValueError, "o contains NaN")],
+    "transforms.one_hot_max": [((I64,), {}, TypeError, "floating-point tensor")],
+    "transforms.l2_normalize": [((torch.zeros(2, 2),), {"eps": 0}, ValueError, "eps must be > 0")],
+    "transforms.naive_sigmoid": [((I64,), {}, TypeError, "floating-point tensor")],
+    "transforms.naive_softmax": [(([1.0],), {}, TypeError, "torch.Tensor")],
+    "transforms.naive_log_softmax": [((I64,), {}, TypeError, "floating-point tensor")],
+    "transforms.naive_l2_normalize": [((torch.tensor(1.0),), {}, ValueError, "at least 1 dimension")],
+    # losses
+    "losses.mse": [((torch.zeros(3, 1), torch.zeros(3)), {}, ValueError, r"pred and target must have the same shape")],
+    "losses.bce_with_logits": [((F2, I64), {}, TypeError, "target must be a floating-point tensor"),
+                               ((F2, F2), {"pos_weight": 0}, ValueError, "pos_weight must be > 0")],
+    "losses.cross_entropy": [((torch.zeros(2, 3), torch.tensor([0, 5])), {}, ValueError, "0..2"),
+                             ((torch.zeros(2, 3), torch.tensor([0.0, 1.0])), {}, ValueError, "same shape"),
+                             ((torch.zeros(3), torch.tensor([0])), {}, ValueError, "at least 2 dimension")],
+    "losses.nll_loss": [((torch.zeros(2, 3), torch.tensor([0, 1], dtype=torch.int32)), {}, TypeError,
+                         "int64 class indices or float class probabilities")],
+    "losses.bce_on_probabilities": [((F2, torch.zeros(3)), {}, ValueError, "probs and target must have the same shape")],
+    "losses.naive_bce_after_sigmoid": [(([0.0], F2), {}, TypeError, "o must be a torch.Tensor")],
+    # data
+    "data.make_regression": [((), {"n": -1}, ValueError, "n must be a positive int")],
+    "data.make_bounded_regression": [((), {"low": 2.0, "high": 1.0}, ValueError, "low < high")],
+    "data.make_positive_regression": [((), {"in_features": 0}, ValueError, "in_features must be a positive int")],
+    "data.make_binary": [((), {"n": 2.5}, ValueError, "n must be a positive int")],
+    "data.make_multiclass": [((), {"num_classes": 0}, ValueError, "num_classes must be a positive int")],
+    # models
+    "models.MLP": [((0, 1), {}, ValueError, "in_features must be a positive int"),
+                   ((2, 1), {"hidden": (0,)}, ValueError, "hidden must be a sequence of positive ints")],
+    # training
+    "training.train": [((torch.nn.Linear(1, 1), "mse", torch.zeros(2, 1), torch.zeros(2, 1)), {}, TypeError,
+                        "loss_fn must be callable"),
+                       ((torch.nn.Linear(1, 1), lambda o, y: o.sum(), torch.zeros(2, 1), torch.zeros(2, 1)),
+                        {"steps": 0}, ValueError, "steps must be a positive int")],
+    # gradients
+    "gradients.gradient_flow": [((torch.sigmoid, [0.0]), {}, TypeError, "o must be a torch.Tensor")],
+    "gradients.gradient_table": [(({}, [0.0]), {}, TypeError, "transforms must be a non-empty dict")],
+    # plotting
+    "plotting.new_figure": [((), {"ncols": 0}, ValueError, "ncols")],
+    "plotting.plot_functions": [(({"s": torch.sigmoid},), {"o_range": (2, 1)}, ValueError, "min < max")],
+    "plotting.plot_histories": [(([1.0, 2.0],), {}, TypeError, "histories must be a non-empty dict")],
+    "plotting.plot_regression_fit": [(([0.0], F2, {}), {}, TypeError, "x must be a torch.Tensor")],
+    "plotting.plot_decision_regions": [((lambda g: g, torch.zeros(3, 3), I64), {}, ValueError, r"x must have shape \(N, 2\)")],
+    # runtime
+    "runtime.get_device": [(("gpu",), {}, ValueError, "prefer must be None, 'cpu' or 'cuda'")],
+    "runtime.seed_everything": [(("0",), {}, TypeError, "seed must be a non-negative int")],
+    "runtime.generator": [((-3,), {}, TypeError, "seed must be a non-negative int")],
+    # decisions
+    "decisions.logit_threshold": [((1.5,), {}, ValueError, r"threshold_prob must lie in the open interval \(0, 1\)")],
+    "decisions.predict_labels": [((I64,), {}, TypeError, "logits must be a floating-point tensor"),
+                                 ((F2,), {"threshold_prob": 0}, ValueError, "threshold_prob must lie in")],
+    "decisions.binary_counts": [((torch.tensor([0.0, 2.0]), F2), {}, ValueError, "pred must hold only the labels 0 and 1"),
+                                ((F2, torch.zeros(3)), {}, ValueError, "pred and target must have the same shape")],
+    "decisions.threshold_table": [((F2, torch.zeros(3), [0.5]), {}, ValueError, "logits and target must have the same shape")],
+    "gradients.loss_and_gradient": [(("bce", 0.0, 1.0), {}, TypeError, "loss_fn must be callable"),
+                                    ((lambda a, b: a, 0.0, 1.0), {"dtype": torch.int64}, TypeError,
+                                     "dtype must be a floating torch.dtype")],
+    # calibration
+    "calibration.apply_temperature": [((F2, 0.0), {}, ValueError, "T must be > 0"),
+                                      ((I64, 1.0), {}, TypeError, "logits must be a floating-point tensor")],
+    "calibration.reliability_curve": [((M32, torch.zeros(2, dtype=torch.int64)), {}, ValueError,
+                                       r"labels must be int64 class indices of shape \(N,\)"),
+                                      ((M32, torch.zeros(3, dtype=torch.int64)), {"n_bins": 0}, ValueError,
+                                       "n_bins must be a positive int")],
+    "calibration.expected_calibration_error": [(([0.5], I64), {}, TypeError, "probs must be a torch.Tensor, got list")],
+    "calibration.fit_temperature": [((M32, torch.zeros(3)), {}, ValueError, "must have the same shape")],
+    # embeddings
+    "embeddings.euclidean_distance": [((M32, torch.zeros(3, 3)), {}, ValueError, "a and b must have the same shape")],
+    "embeddings.pairwise_distances": [((F2,), {}, ValueError, "a must have at least 2 dimension")],
+    "embeddings.cosine_similarity": [((M32, M32), {"eps": 0}, ValueError, "eps must be > 0")],
+    "embeddings.cosine_distance": [((M32, "b"), {}, TypeError, "b must be a torch.Tensor, got str")],
+    "embeddings.triplet_loss": [((M32, M32, M32), {"margin": -1}, ValueError, "margin must be >= 0")],
+    "embeddings.contrastive_loss": [((M32, M32, torch.zeros(2)), {}, ValueError, r"same must have shape \(N,\)")],
+    "embeddings.sample_triplets": [((torch.zeros(3, dtype=torch.int64), 0), {}, ValueError,
+                                    "n_triplets must be a positive int"),
+                                   ((torch.zeros(3), 5), {}, ValueError, "labels must be a 1-D int64 tensor")],
+    "embeddings.triplet_accuracy": [((M32, torch.zeros(2, 2, dtype=torch.int64)), {}, ValueError,
+                                     r"triplets must be an int64 tensor of shape \(T, 3\)")],
+    # estimators
+    "estimators.straight_through_threshold": [((I64,), {}, TypeError, "o must be a floating-point tensor")],
+    "estimators.soft_threshold": [((F2,), {"temperature": 0}, ValueError, "temperature must be > 0")],
+    # gumbel
+    "gumbel.sample_gumbel": [(("x",), {}, TypeError, "shape must be a tuple of non-negative ints"),
+                             (((2,),), {"dtype": torch.int64}, TypeError, "dtype must be a floating torch.dtype")],
+    "gumbel.straight_through": [((I64,), {}, TypeError, "soft must be a floating-point tensor")],
+    "gumbel.gumbel_softmax": [((F2,), {"tau": 0}, ValueError, "tau must be > 0"),
+                              ((F2,), {"generator": 3}, TypeError, "generator must be a torch.Generator or None")],
+    # heteroscedastic
+    "heteroscedastic.gaussian_nll": [((F2, -F2 - 1, F2), {}, ValueError, "var has negative entries"),
+                                     ((F2, F2 + 1, torch.zeros(3)), {}, ValueError, "mean and target must have the same shape"),
+                                     ((F2, F2 + 1, F2), {"reduction": "avg"}, ValueError, "reduction must be one of")],
+    "heteroscedastic.mean_and_variance": [((torch.zeros(3, 3),), {}, ValueError, r"o must have shape \(N, 2\)"),
+                                          ((M32,), {"floor": -1}, ValueError, "floor must be >= 0")],
+    # inference
+    "inference.predict": [((torch.nn.Linear(2, 1), torch.zeros(3, 2), "ranking"), {}, ValueError, "task must be one of"),
+                          (("model", M32, "binary"), {}, TypeError, "model must be a torch.nn.Module, got str")],
+    "inference.predict_regression": [(([1.0],), {}, TypeError, "o must be a torch.Tensor, got list")],
+    "inference.predict_positive": [((F2,), {"link": "relu"}, ValueError, "link must be one of")],
+    "inference.predict_binary": [((F2,), {"threshold": 1.0}, ValueError, "threshold must be a probability strictly between")],
+    "inference.predict_multiclass": [((I64.view(1, 2),), {}, TypeError, "logits must be a floating-point tensor")],
+    "inference.predict_multilabel": [((M32,), {"threshold": NAN}, ValueError, "threshold must be finite")],
+    "inference.predict_embedding": [((I64.view(1, 2),), {}, TypeError, "o must be a floating-point tensor")],
+    # numerics
+    "numerics.float_boundary": [((lambda t: True, 0.0, 1.0), {}, ValueError, "predicate must fail at false_at"),
+                                (("f", 0.0, 1.0), {}, TypeError, "predicate must be callable")],
+    # data (added by chapter 9)
+    "data.make_multilabel": [((), {"rates": (1.5,)}, ValueError, r"rates must be a non-empty sequence of numbers in \(0, 1\)")],
+    "data.make_heteroscedastic_regression": [((), {"n": -5}, ValueError, "n must be a positive int")],
+    # plotting (added by chapters)
+    "plotting.plot_bars": [(({},), {}, TypeError, "values must be a non-empty dict")],
+    "plotting.plot_loss_vs_logit": [(({},), {"target": 0.0}, TypeError, "losses must be a non-empty dict")],
+    "plotting.plot_reliability_diagram": [(({},), {}, TypeError, "panels must be a non-empty dict")],
+    "plotting.plot_mean_std_band": [((F2, F2, lambda t: t), {}, ValueError, r"x must have shape \(N, 1\)")],
+    "plotting.plot_embeddings": [((torch.zeros(3, 3), torch.zeros(3, dtype=torch.int64)), {}, ValueError,
+                                  r"z must have shape \(N, 2\)")],
+}
+
+SKIP_MODULES = {"course_pkg.homework", "course_pkg._validation"}
+
+
+def public_functions():
+    names = []
+    for info in pkgutil.walk_packages(course_pkg.__path__, "course_pkg."):
+        if any(info.name == m or info.name.startswith(m + ".") for m in SKIP_MODULES):
+            continue
+        module = importlib.import_module(info.name)
+        for name in getattr(module, "__all__", []):
+            obj = getattr(module, name)
+            if callable(obj) and not isinstance(obj, type) or isinstance(obj, type) and issubclass(obj, torch.nn.Module):
+                names.append(f"{info.name.removeprefix('course_pkg.')}.{name}")
+    return names
+
+
+def test_every_public_function_has_a_bad_input_case():
+    missing = [n for n in public_functions() if n not in BAD_INPUTS]
+    assert not missing, f"public functions without a bad-input test here: {missing}"
+
+
+CASES = [(name, i, case) for name, cases in BAD_INPUTS.items() for i, case in enumerate(cases)]
+
+
+@pytest.mark.parametrize("name, i, case", CASES, ids=[f"{n}-{i}" for n, i, _ in CASES])
+def test_bad_input_gives_clear_error(name, i, case):
+    module_name, func_name = name.rsplit(".", 1)
+    fn = getattr(importlib.import_module(f"course_pkg.{module_name}"), func_name)
+    args, kwargs, exc, pattern = case
+    with pytest.raises(exc, match=pattern) as info:
+        fn(*args, **kwargs)
+    # The error must be raised by our own validation, not from deep inside torch.
+    raised_in = str(info.traceback[-1].path)
+    assert "course_pkg" in raised_in, f"raised in {raised_in}, not by course_pkg's validation"

@@ -1,0 +1,238 @@
+"""The checking core: statuses, junk answers, time limits, tolerances, and feedback that never shows the answer."""
+import signal
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from course_pkg.homework import CheckResult, Feedback, Status, check, check_quietly, load_all, load_errors
+from course_pkg.homework.checking import call_with_time_limit, check_function, compare_tensors, run_checker
+
+SECRET = 0.123456789  # the "expected" value; no feedback line may contain it
+
+
+def reference(x):
+    return x * 2 + SECRET
+
+
+def checker(answer):
+    g = torch.Generator().manual_seed(0)
+    cases = [("a random vector", (torch.randn(5, generator=g),)),
+             ("extremes ±1e30", (torch.tensor([-1e30, 0.0, 1e30]),)),
+             ("float64 input", (torch.randn(3, dtype=torch.float64, generator=g),))]
+    return check_function(answer, reference, cases, atol=1e-6, rtol=1e-6, grad=True)
+
+
+def run(answer, time_limit=1.0):
+    return run_checker("core.double", checker, answer, time_limit=time_limit)
+
+
+def good(x):
+    return 2 * x + SECRET
+
+
+def spin_with_bare_except(x):
+    while True:
+        try:
+            x = x + 1
+        except:  # noqa: E722 - what a student might write
+            pass
+
+
+def sleep_with_bare_except(x):
+    while True:
+        try:
+            time.sleep(0.01)
+        except:  # noqa: E722
+            pass
+
+
+def helper_swallows():
+    try:
+        time.sleep(0.01)
+    except BaseException:
+        pass
+
+
+def loop_calling_helper(x):
+    while True:
+        helper_swallows()
+
+
+def swallow_then_return(x):
+    try:
+        while True:
+            pass
+    except BaseException:
+        return good(x)
+
+
+def test_reference_answer_passes():
+    result = run(good)
+    assert result.status is Status.PASSED and "3 input sets" in result.message
+
+
+@pytest.mark.parametrize("answer", [None, ...])
+def test_unanswered_is_not_attempted(answer):
+    assert run(answer).status is Status.NOT_ATTEMPTED
+
+
+def test_stub_is_not_attempted():
+    def stub(x):
+        raise NotImplementedError("Exercise core.double: replace this line")
+    assert run(stub).status is Status.NOT_ATTEMPTED
+
+
+@pytest.mark.parametrize("answer, words", [
+    ("a string", "a str"), ([1, 2], "a list"), (np.zeros(3), "NumPy array"), (3.0, "Python float"),
+    (torch.zeros(3), "a tensor"), (torch.nn.Linear, "class"),
+])
+def test_junk_answers_fail_with_a_type_message(answer, words):
+    result = run(answer)
+    assert result.status is Status.FAILED and words in result.message, result
+
+
+@pytest.mark.parametrize("answer, words", [
+    (lambda x: None, "forget `return`"),
+    (lambda x: (2 * x + SECRET).detach().numpy(), "NumPy"),
+    (lambda x: [2 * x + SECRET], "a list"),
+    (lambda x: float((2 * x + SECRET).sum()), "Python float"),
+    (lambda x: (2 * x + SECRET)[None], "wrong shape (1, 5)"),
+    (lambda x: (2 * x + SECRET).float(), "wrong dtype torch.float32"),
+    (lambda x: (2 * x + SECRET) * float("nan"), "NaN"),
+    (lambda x: 2 * x + SECRET + 1e-3, "differ from the reference"),
+    (lambda x: (2 * x + SECRET).detach(), "detached from the graph"),
+    (lambda x: torch.tensor((2 * x + SECRET).tolist(), dtype=x.dtype, requires_grad=True), "does not depend"),
+    (lambda x: 2 * x.detach() + SECRET + 0 * x.sum().detach(), "detached"),
+    (lambda x: 2 * x.detach() + SECRET + 0 * x, "gradient on"),
+    (lambda x: torch.exp(x) * 0 + 2 * x + SECRET, "NaN"),
+])
+def test_wrong_answers_fail_with_a_helpful_line_and_no_expected_values(answer, words):
+    result = run(answer)
+    assert result.status is Status.FAILED, result
+    assert words in result.message, result
+    assert "0.1234" not in result.message and "\n" not in result.message
+
+
+def test_overflow_is_named():
+    result = run(lambda x: torch.where(x.abs() > 1e20, x * 1e30, 2 * x + SECRET))
+    assert result.status is Status.FAILED and "inf" in result.message
+
+
+@pytest.mark.parametrize("answer, words", [
+    (lambda x: 1 / 0, "ZeroDivisionError"),
+    (lambda x, y: x, "TypeError"),
+    (lambda x: __import__("sys").exit(3), "SystemExit"),
+    (lambda x: x.reshape(7, 7), "RuntimeError"),
+])
+def test_raising_answers_are_errors(answer, words):
+    result = run(answer)
+    assert result.status is Status.ERROR and words in result.message, result
+
+
+def test_in_place_modification_of_a_leaf_is_an_error_not_a_crash():
+    result = run(lambda x: x.mul_(2).add_(SECRET))
+    assert result.status in (Status.ERROR, Status.FAILED)
+
+
+def test_recursion_is_an_error():
+    def forever(x):
+        return forever(x)
+    result = run(forever)
+    assert result.status is Status.ERROR and "RecursionError" in result.message
+
+
+@pytest.mark.parametrize("answer", [spin_with_bare_except, sleep_with_bare_except, loop_calling_helper,
+                                    swallow_then_return, lambda x: time.sleep(30)])
+def test_endless_answers_are_stopped(answer):
+    start = time.monotonic()
+    result = run(answer, time_limit=0.3)
+    assert time.monotonic() - start < 5
+    assert result.status is Status.ERROR and "did not return within 0.3 s" in result.message
+
+
+def test_time_limit_restores_signal_state():
+    before = signal.getsignal(signal.SIGALRM)
+    run(spin_with_bare_except, time_limit=0.2)
+    assert signal.getsignal(signal.SIGALRM) is before
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert call_with_time_limit(lambda: 5, seconds=0.1) == 5
+
+
+def test_time_limit_outside_the_main_thread():
+    import threading
+    box = {}
+    t = threading.Thread(target=lambda: box.setdefault("r", run(lambda x: time.sleep(3), time_limit=0.2)))
+    t.start()
+    t.join(5)
+    assert box["r"].status is Status.ERROR
+
+
+def test_check_works_under_no_grad_and_restores_torch_state():
+    def messy(x):
+        torch.set_default_dtype(torch.float64)
+        return 2 * x + SECRET
+    with torch.no_grad():
+        assert run(good).status is Status.PASSED
+        assert not torch.is_grad_enabled()
+    run(messy)
+    assert torch.get_default_dtype() is torch.float32
+
+
+def test_checker_bug_is_reported_as_such():
+    def broken_reference(x):
+        raise ValueError("bug")
+    result = run_checker("core.x", lambda a: check_function(a, broken_reference, [("v", (torch.ones(2),))], atol=0),
+                         good, time_limit=1)
+    assert result.status is Status.ERROR and "checker itself" in result.message
+
+
+def test_broken_exception_str_does_not_crash():
+    class Weird(Exception):
+        def __str__(self):
+            raise RuntimeError("no")
+    def answer(x):
+        raise Weird()
+    assert run(answer).status is Status.ERROR
+
+
+def test_compare_tensors_direct():
+    compare_tensors(torch.tensor([1.0, float("inf")]), torch.tensor([1.0, float("inf")]), what="w", atol=0)
+    with pytest.raises(Feedback, match="wrong dtype"):
+        compare_tensors(torch.ones(2, dtype=torch.float64), torch.ones(2), what="w", atol=0)
+    with pytest.raises(Feedback, match="expected a torch.Tensor, got a NumPy array"):
+        compare_tensors(np.ones(2), torch.ones(2), what="w", atol=0)
+    with pytest.raises(Feedback, match="some entries differ"):
+        compare_tensors(torch.tensor([True]), torch.tensor([False]), what="w", atol=0)
+
+
+def test_check_prints_one_line_and_returns_none(capsys):
+    assert check("regression.scale_to_range", None) is None
+    out = capsys.readouterr().out
+    assert out == "[NOT ATTEMPTED] regression.scale_to_range: no answer yet (replace the stub)\n"
+
+
+def test_unknown_id_is_an_error_listing_known_ids():
+    result = check_quietly("nope.nothing", good)
+    assert result.status is Status.ERROR and "regression.scale_to_range" in result.message
+
+
+def test_result_str():
+    assert str(CheckResult("a.b", Status.FAILED, "why")) == "[FAILED] a.b: why"
+    assert CheckResult("a.b", Status.PASSED).passed
+
+
+def test_every_chapter_module_loads_and_registers_valid_ids():
+    assert load_errors() == {}
+    registry = load_all()
+    assert "regression.scale_to_range" in registry
+    for ex_id, ex in registry.items():
+        assert ex_id.count(".") == 1 and ex.time_limit > 0
+
+
+@pytest.mark.parametrize("junk", [None, ..., "to_range", [1.0], np.array([1.0]), float("nan"), torch.tensor(float("nan"))])
+def test_every_registered_check_survives_junk(junk):
+    for ex_id in load_all():
+        result = check_quietly(ex_id, junk)
+        assert isinstance(result, CheckResult) and result.status is not Status.PASSED, (ex_id, result)

@@ -1,0 +1,94 @@
+"""Tests for the chapter-8 exercise checks: the reference passes, typical mistakes do not."""
+import re
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from course_pkg.homework import Status, check_quietly
+
+
+def good_l2_normalize(x, dim=-1, eps=1e-12):
+    return x / torch.linalg.vector_norm(x, dim=dim, keepdim=True).clamp(min=eps)
+
+
+def good_triplet_loss(anchor, positive, negative, margin):
+    d_ap = torch.linalg.vector_norm(anchor - positive, dim=1)
+    d_an = torch.linalg.vector_norm(anchor - negative, dim=1)
+    return torch.clamp(d_ap - d_an + margin, min=0).mean()
+
+
+def no_numbers(message):
+    """Feedback may show the student's own value, tolerances, counts, shapes; never a reference value."""
+    stripped = re.sub(r"yours is \S+|atol=\S+|rtol=\S+|1e-\d+|eps=\S+", "", message)
+    return not re.search(r"\d\.\d", stripped)
+
+
+@pytest.mark.parametrize("answer", [
+    good_l2_normalize,
+    lambda x, dim=-1, eps=1e-12: F.normalize(x, dim=dim, eps=eps),
+])
+def test_l2_normalize_correct_answers_pass(answer):
+    result = check_quietly("distance.l2_normalize", answer)
+    assert result.status is Status.PASSED, result.message
+
+
+@pytest.mark.parametrize("answer, status", [
+    (None, Status.NOT_ATTEMPTED),
+    (..., Status.NOT_ATTEMPTED),
+    (lambda x, dim=-1, eps=1e-12: (_ for _ in ()).throw(NotImplementedError()), Status.NOT_ATTEMPTED),
+    # the seed's version: no eps, NaN on a zero vector
+    (lambda x, dim=-1, eps=1e-12: x / torch.linalg.norm(x, dim=dim, keepdim=True), Status.FAILED),
+    # sqrt of the sum of squares: right values, NaN gradient at the zero vector
+    (lambda x, dim=-1, eps=1e-12: x / torch.sqrt((x ** 2).sum(dim, keepdim=True)).clamp(min=eps), Status.FAILED),
+    # eps ignored
+    (lambda x, dim=-1, eps=1e-12: x / torch.linalg.vector_norm(x, dim=dim, keepdim=True).clamp(min=1e-12),
+     Status.FAILED),
+    # always along dim 1
+    (lambda x, dim=-1, eps=1e-12: x / torch.linalg.vector_norm(x, dim=1, keepdim=True).clamp(min=eps),
+     Status.FAILED),
+    # without keepdim the division broadcasts wrongly (or raises)
+    (lambda x, dim=-1, eps=1e-12: x / torch.linalg.vector_norm(x, dim=dim).clamp(min=eps), (Status.FAILED, Status.ERROR)),
+    # wrong dtype
+    (lambda x, dim=-1, eps=1e-12: good_l2_normalize(x.float(), dim, eps), Status.FAILED),
+    # detached from the graph
+    (lambda x, dim=-1, eps=1e-12: good_l2_normalize(x, dim, eps).detach(), Status.FAILED),
+    # off by a little
+    (lambda x, dim=-1, eps=1e-12: 1.001 * good_l2_normalize(x, dim, eps), Status.FAILED),
+    (lambda x, dim=-1, eps=1e-12: 1 / 0, Status.ERROR),
+])
+def test_l2_normalize_mistakes(answer, status):
+    result = check_quietly("distance.l2_normalize", answer)
+    allowed = status if isinstance(status, tuple) else (status,)
+    assert result.status in allowed, result
+    assert no_numbers(result.message), result.message
+
+
+def test_triplet_loss_correct_answer_passes():
+    result = check_quietly("distance.triplet_loss", good_triplet_loss)
+    assert result.status is Status.PASSED, result.message
+
+
+@pytest.mark.parametrize("answer, status", [
+    (None, Status.NOT_ATTEMPTED),
+    # squared distances
+    (lambda a, p, n, m: torch.clamp(((a - p) ** 2).sum(1) - ((a - n) ** 2).sum(1) + m, min=0).mean(), Status.FAILED),
+    # sqrt of sums: NaN gradient when a positive coincides with its anchor
+    (lambda a, p, n, m: torch.clamp(((a - p) ** 2).sum(1).sqrt() - ((a - n) ** 2).sum(1).sqrt() + m, min=0).mean(),
+     Status.FAILED),
+    # torch's built-in adds eps=1e-6 inside the norm
+    (lambda a, p, n, m: F.triplet_margin_loss(a, p, n, margin=m), Status.FAILED),
+    # sum instead of mean
+    (lambda a, p, n, m: good_triplet_loss(a, p, n, m) * a.shape[0], Status.FAILED),
+    # no hinge
+    (lambda a, p, n, m: ((a - p).norm(dim=1) - (a - n).norm(dim=1) + m).mean(), Status.FAILED),
+    # positive and negative swapped
+    (lambda a, p, n, m: good_triplet_loss(a, n, p, m), Status.FAILED),
+    # per-triplet losses, not the mean
+    (lambda a, p, n, m: torch.clamp((a - p).norm(dim=1) - (a - n).norm(dim=1) + m, min=0), Status.FAILED),
+    (lambda a, p, n, m: "0.5", Status.FAILED),
+])
+def test_triplet_loss_mistakes(answer, status):
+    result = check_quietly("distance.triplet_loss", answer)
+    assert result.status is status, result
+    assert no_numbers(result.message), result.message

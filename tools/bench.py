@@ -1,0 +1,190 @@
+"""Benchmark: how long the book takes to build, test and run, measured in one run on this machine.
+
+    python tools/bench.py           # or: make bench   (takes several minutes)
+
+Writes bench/results.json and bench/results.md, and copies the table into the
+README between the ``<!-- bench:start -->`` / ``<!-- bench:end -->`` markers.
+Nothing here is a pass/fail test: the numbers are reported, and the targets
+(notebook <= 10 s, cold build <= 60 s and <= 2x the floor, make test <= 3 min)
+are marked met or missed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbclient
+import nbformat
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+OUT = ROOT / "bench"
+
+
+def timed(cmd, **kw) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+    return time.perf_counter() - start
+
+
+def run_notebook(nb, cwd: Path) -> float:
+    client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
+    start = time.perf_counter()
+    client.execute()
+    return time.perf_counter() - start
+
+
+def floor_seconds() -> float:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import torch\nimport matplotlib.pyplot\nimport course_pkg.transforms, "
+                                          "course_pkg.losses, course_pkg.plotting, course_pkg.training")]
+    return min(run_notebook(nbformat.from_dict(nb), ROOT / "book") for _ in range(3))
+
+
+def import_seconds(stmt: str) -> float:
+    code = f"import time; t = time.perf_counter(); {stmt}; print(time.perf_counter() - t)"
+    runs = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+            for _ in range(3)]
+    return min(runs)
+
+
+def kernel_ratio(ours, theirs, x, repeats=5):
+    """Forward+backward time of ours / theirs on the same input, interleaved, best of ``repeats``."""
+    def once(fn):
+        t = x.detach().clone().requires_grad_(True)
+        start = time.perf_counter()
+        fn(t).sum().backward()
+        return time.perf_counter() - start
+    best_ours = best_theirs = float("inf")
+    for _ in range(repeats):
+        best_ours = min(best_ours, once(ours))
+        best_theirs = min(best_theirs, once(theirs))
+    return best_ours, best_theirs
+
+
+def kernels():
+    import torch.nn.functional as F
+
+    from course_pkg import losses as L
+    from course_pkg import transforms as T
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(1000, 1000, generator=g) * 5
+    t_bin = torch.rand(1000, 1000, generator=g)
+    t_idx = torch.randint(0, 1000, (1000,), generator=g)
+    pairs = {
+        "sigmoid": (T.sigmoid, torch.sigmoid),
+        "softplus": (T.softplus, lambda o: F.softplus(o)),
+        "softmax": (T.softmax, lambda o: F.softmax(o, -1)),
+        "log_softmax": (T.log_softmax, lambda o: F.log_softmax(o, -1)),
+        "l2_normalize": (T.l2_normalize, lambda o: F.normalize(o, dim=-1)),
+        "bce_with_logits": (lambda o: L.bce_with_logits(o, t_bin), lambda o: F.binary_cross_entropy_with_logits(o, t_bin)),
+        "cross_entropy": (lambda o: L.cross_entropy(o, t_idx), lambda o: F.cross_entropy(o, t_idx)),
+    }
+    rows = {}
+    for name, (ours, theirs) in pairs.items():
+        a, b = kernel_ratio(ours, theirs, x)
+        rows[name] = {"course_pkg_ms": a * 1e3, "torch_ms": b * 1e3, "ratio": a / b}
+    return rows
+
+
+def machine():
+    cpu = "unknown"
+    if Path("/proc/cpuinfo").exists():
+        m = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text())
+        cpu = m.group(1) if m else cpu
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(), "platform": platform.platform()}
+
+
+def main():
+    results = {"machine": machine(), "date": time.strftime("%Y-%m-%d")}
+    notebooks = sorted((ROOT / "book").glob("*.ipynb"))
+
+    print("floor (imports-only notebook) ...", flush=True)
+    results["floor_s"] = floor_seconds()
+    print("import times ...", flush=True)
+    results["import_torch_s"] = import_seconds("import torch")
+    results["import_course_pkg_s"] = import_seconds(
+        "import course_pkg.transforms, course_pkg.losses, course_pkg.data, course_pkg.models, "
+        "course_pkg.training, course_pkg.plotting, course_pkg.homework")
+
+    print("notebooks in fresh kernels ...", flush=True)
+    per_nb = {}
+    for path in notebooks:
+        per_nb[path.name] = run_notebook(nbformat.read(path, as_version=4), ROOT / "book")
+    results["notebooks_s"] = per_nb
+
+    print("cold make book ...", flush=True)
+    shutil.rmtree(ROOT / "_build", ignore_errors=True)
+    results["book_cold_s"] = timed(["make", "book"])
+    results["book_nothing_changed_s"] = timed(["make", "book"])
+    results["book_sphinx_incremental_s"] = timed([str(BIN / "jupyter-book"), "build", ".", "-W", "-n", "--keep-going"])
+    results["book_cold_over_floor"] = results["book_cold_s"] / (len(notebooks) * results["floor_s"])
+
+    print("make test ...", flush=True)
+    results["make_test_s"] = timed(["make", "test"])
+    results["nbval_s"] = timed(["make", "nbval"])
+
+    print("kernels vs torch.nn.functional ...", flush=True)
+    results["kernels"] = kernels()
+
+    OUT.mkdir(exist_ok=True)
+    (OUT / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    table = render(results)
+    (OUT / "results.md").write_text(table)
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    new = re.sub(r"(<!-- bench:start -->\n).*?(<!-- bench:end -->)", lambda m: m.group(1) + table + m.group(2),
+                 text, flags=re.S)
+    readme.write_text(new)
+    print(table)
+
+
+def mark(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def render(r) -> str:
+    m = r["machine"]
+    slowest = max(r["notebooks_s"], key=r["notebooks_s"].get)
+    lines = [
+        f"Measured {r['date']} on {m['cpu']} ({m['cores']} cores), Python {m['python']}, torch {m['torch']}.",
+        "",
+        "| measurement | seconds | target |",
+        "|---|---:|---|",
+        f"| cold `make book` (empty `_build`) | {r['book_cold_s']:.1f} | ≤ 60 s: {mark(r['book_cold_s'] <= 60)} |",
+        f"| `make book` again, nothing changed | {r['book_nothing_changed_s']:.1f} | |",
+        f"| `jupyter-book build` incremental, nothing changed | {r['book_sphinx_incremental_s']:.1f} | |",
+        f"| floor: imports-only notebook in a fresh kernel | {r['floor_s']:.2f} | |",
+        f"| cold build / (notebooks × floor) | {r['book_cold_over_floor']:.2f}× | ≤ 2×: {mark(r['book_cold_over_floor'] <= 2)} |",
+        f"| `make test` (site built) | {r['make_test_s']:.1f} | ≤ 180 s: {mark(r['make_test_s'] <= 180)} |",
+        f"| nbval alone (`make nbval`) | {r['nbval_s']:.1f} | |",
+        f"| `import torch` | {r['import_torch_s']:.2f} | |",
+        f"| import all of `course_pkg` (torch included) | {r['import_course_pkg_s']:.2f} | |",
+        f"| slowest notebook ({slowest}) | {r['notebooks_s'][slowest]:.1f} | ≤ 10 s: {mark(r['notebooks_s'][slowest] <= 10)} |",
+        "",
+        "| notebook (fresh kernel) | seconds |",
+        "|---|---:|",
+        *[f"| {k} | {v:.1f} |" for k, v in r["notebooks_s"].items()],
+        "",
+        "`course_pkg` (readable, from first principles) vs its `torch.nn.functional` twin, forward + backward on "
+        "10^6 float32 values, best of 5, interleaved:",
+        "",
+        "| function | course_pkg ms | torch ms | ratio |",
+        "|---|---:|---:|---:|",
+        *[f"| {k} | {v['course_pkg_ms']:.1f} | {v['torch_ms']:.1f} | {v['ratio']:.1f}× |" for k, v in r["kernels"].items()],
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
