@@ -1,5 +1,5 @@
 # Two commands do everything from a fresh clone (only python3 and make needed):
-#   make test   set up .venv, build the site, run every test: unit, doctest, browser, nbval (1 and 2 threads)
+#   make test   set up .venv, build the site, run every test: unit, doctest, browser, nbval, determinism
 #   make book   set up .venv, build the HTML site into _build/html
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -23,17 +23,19 @@ $(INSTALLED): requirements.txt pyproject.toml
 
 install: $(INSTALLED)
 
-## test: everything; stored notebook outputs must be reproduced with 1 and with 2 torch threads
-test: $(INSTALLED) book
-	$(BIN)/python -m pytest -n $(JOBS) --doctest-modules course_pkg tests
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) $(NBVAL) book
-	OMP_NUM_THREADS=2 $(BIN)/python -m pytest -n $(JOBS) $(NBVAL) book
+## test: everything. The site build runs every chapter with 2 torch threads, nbval re-runs it with 1 thread,
+## and both must reproduce the stored outputs (tests/test_determinism.py, nbval).
+test: $(INSTALLED)
+	OMP_NUM_THREADS=2 $(MAKE) --no-print-directory book
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadscope --doctest-modules \
+	  --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg course_pkg tests book
 
 unit: $(INSTALLED)
-	$(BIN)/python -m pytest -n $(JOBS) --doctest-modules course_pkg tests --deselect tests/test_site_browser.py
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --doctest-modules course_pkg tests \
+	  --deselect tests/test_site_browser.py --deselect tests/test_determinism.py
 
 nbval: $(INSTALLED)
-	$(BIN)/python -m pytest -n $(JOBS) $(NBVAL) book
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) $(NBVAL) book
 
 browser: $(INSTALLED) book
 	$(BIN)/python -m pytest -n $(JOBS) tests/test_site_browser.py

@@ -1,6 +1,6 @@
 """Sphinx extension: on each chapter with exercises, link the homework version on Colab.
 
-Also writes a 404 page for GitHub Pages. The link is derived from ``_config.yml``'s repository url and branch (exposed
+Also writes a 404 page for GitHub Pages and fixes two console errors of the theme stack. The link is derived from ``_config.yml``'s repository url and branch (exposed
 by jupyter-book as ``html_theme_options``), so a fork retargets it by editing
 that one line. A chapter has a homework version when ``student/<name>.ipynb``
 exists.
@@ -57,7 +57,25 @@ def write_404(app, exception):
                                                                prefix=prefix))
 
 
+def fix_theme_page_context(app, pagename, templatename, context, doctree):
+    """Two console errors of the theme stack: sphinx-thebe and togglebutton register their inline scripts twice
+    (declaring a const twice is a page error), and the colour mode defaults to an invalid empty string."""
+    seen, unique = set(), []
+    for script in context.get("script_files", []):
+        # Same file (or inline body: filename None or "") and attributes: the same script.
+        key = (getattr(script, "filename", str(script)) or None, tuple(sorted(getattr(script, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    context["script_files"] = unique
+    # The theme's empty default colour mode makes it log an error on every first visit; "auto" is valid.
+    context.setdefault("default_mode", "auto")
+    if not context["default_mode"]:
+        context["default_mode"] = "auto"
+
+
 def setup(app):
+    app.connect("html-page-context", fix_theme_page_context, priority=900)
     app.connect("build-finished", write_404)
     app.connect("doctree-resolved", add_homework_link)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -4,6 +4,7 @@ import torch
 from course_pkg.homework.checking import check_function
 from course_pkg.homework.registry import exercise
 from course_pkg.runtime import generator
+from course_pkg.losses import mse
 from course_pkg.transforms import scale_to_range
 
 
@@ -17,3 +18,17 @@ def _(answer):
         ("float64 logits", (torch.randn(7, generator=g, dtype=torch.float64) * 20, 0.0, 5.0)),
     ]
     return check_function(answer, scale_to_range, cases, atol=1e-5, rtol=1e-5, grad=True)
+
+
+@exercise("regression.fixed_mse", time_limit=5)
+def _(answer):
+    """fixed_mse(pred, target): MSE of predictions of shape (N, 1) against targets of shape (N,), no broadcasting."""
+    g = generator(32)
+    cases = []
+    for n in (1, 5, 64):
+        pred, target = torch.randn(n, 1, generator=g), torch.randn(n, generator=g) * 3
+        cases.append((f"pred of shape ({n}, 1) and target of shape ({n},)", (pred, target)))
+    cases.append(("float64 inputs of 7 samples",
+                  (torch.randn(7, 1, generator=g, dtype=torch.float64), torch.randn(7, generator=g, dtype=torch.float64))))
+    reference = lambda pred, target: mse(pred.reshape(-1), target)  # noqa: E731
+    return check_function(answer, reference, cases, atol=1e-6, rtol=1e-6, grad=True)

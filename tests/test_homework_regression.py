@@ -1,0 +1,31 @@
+"""Checks of chapter 3's exercises: the reference passes, wrong variants fail without revealing the answer."""
+import torch
+
+from course_pkg.homework import Status, check_quietly
+from course_pkg.transforms import sigmoid
+
+
+def scale_ok(o, low, high):
+    return low + (high - low) * sigmoid(o)
+
+
+def test_scale_to_range_reference_and_wrong_variants():
+    assert check_quietly("regression.scale_to_range", scale_ok).status is Status.PASSED
+    naive = check_quietly("regression.scale_to_range", lambda o, lo, hi: lo + (hi - lo) / (1 + torch.exp(-o)))
+    assert naive.status is Status.FAILED and "NaN" in naive.message
+    kink = check_quietly("regression.scale_to_range",
+                         lambda o, lo, hi: lo + (hi - lo) * torch.where(o >= 0, 1 / (1 + torch.exp(-o.abs())),
+                                                                          torch.exp(-o.abs()) / (1 + torch.exp(-o.abs()))))
+    assert kink.status is Status.FAILED and "gradient" in kink.message
+    wrong_dtype = check_quietly("regression.scale_to_range", lambda o, lo, hi: scale_ok(o, lo, hi).float())
+    assert wrong_dtype.status is Status.FAILED and "dtype" in wrong_dtype.message
+
+
+def test_fixed_mse_reference_and_broadcast_bug():
+    ok = check_quietly("regression.fixed_mse", lambda p, t: ((p.reshape(-1) - t) ** 2).mean())
+    assert ok.status is Status.PASSED
+    bug = check_quietly("regression.fixed_mse", lambda p, t: ((p - t) ** 2).mean())
+    assert bug.status is Status.FAILED and "(5, 1)" in bug.message
+    raising = check_quietly("regression.fixed_mse", lambda p, t: 1 / 0)
+    assert raising.status is Status.ERROR and "ZeroDivisionError" in raising.message
+    assert check_quietly("regression.fixed_mse", None).status is Status.NOT_ATTEMPTED
