@@ -97,7 +97,7 @@ def test_junk_answers_fail_with_a_type_message(answer, words):
     (lambda x: None, "forget `return`"),
     (lambda x: (2 * x + SECRET).detach().numpy(), "NumPy"),
     (lambda x: [2 * x + SECRET], "a list"),
-    (lambda x: float((2 * x + SECRET).sum()), "Python float"),
+    (lambda x: float((2 * x + SECRET).sum().detach()), "Python float"),
     (lambda x: (2 * x + SECRET)[None], "wrong shape (1, 5)"),
     (lambda x: (2 * x + SECRET).float(), "wrong dtype torch.float32"),
     (lambda x: (2 * x + SECRET) * float("nan"), "NaN"),
