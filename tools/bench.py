@@ -31,7 +31,9 @@ OUT = ROOT / "bench"
 
 def timed(cmd, **kw) -> float:
     start = time.perf_counter()
-    subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+    proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed (exit {proc.returncode}); its output ends with:\n{proc.stdout[-4000:]}")
     return time.perf_counter() - start
 
 
