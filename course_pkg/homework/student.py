@@ -40,6 +40,7 @@ import copy
 import importlib.util
 import re
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,6 +51,9 @@ BOOK = ROOT / "book"
 STUDENT = ROOT / "student"
 COLAB_TAG = "colab-setup"
 METADATA_KEY = "course_pkg"
+# CPython 3.11's ast.parse is not safe to call from several threads at once ("AST constructor recursion depth
+# mismatch"); the grader's --jobs grades submissions in threads, so parsing is serialized.
+_AST_LOCK = threading.Lock()
 CODE_PLACEHOLDER = "# Your code here\n"
 MARKDOWN_PLACEHOLDER = "**Your answer here:** *(replace this line with your prediction and explanation)*"
 BOOK_ONLY_TAGS = {"remove-cell", "remove-input", "remove-output", "hide-cell", "hide-input", "hide-output",
@@ -79,6 +83,11 @@ class Block:
     options: dict = field(default_factory=dict)
     fence: str = ""
     info: str = ""                # info string of a plain code fence
+
+
+def _parse(source: str) -> ast.AST:
+    with _AST_LOCK:
+        return ast.parse(source)
 
 
 def _closes(line: str, fence: str) -> bool:
@@ -321,7 +330,7 @@ class Solution:
 def find_checks(source: str, cell: int = -1) -> list:
     """The ``check("id", answer)`` / ``check_quietly(...)`` calls in a code cell's source."""
     try:
-        tree = ast.parse(_strip_magics(source))
+        tree = _parse(_strip_magics(source))
     except SyntaxError:
         return []
     calls = []
@@ -430,7 +439,7 @@ def _scan_nested(block: Block, where: str):
 def _classify_code(source: str):
     """(top-level def/class nodes, whether there is other code) of a solution cell."""
     try:
-        tree = ast.parse(_strip_magics(source))
+        tree = _parse(_strip_magics(source))
     except SyntaxError:
         return [], bool(source.strip())
     defs, other = [], False
@@ -469,7 +478,7 @@ def _stub_node(node, exercise: str):
 
 def stub_source(source: str, exercise: str) -> str:
     """The stub of a solution code cell: its imports and each top-level def/class with the body replaced."""
-    tree = ast.parse(_strip_magics(source))
+    tree = _parse(_strip_magics(source))
     parts = []
     for node in tree.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
