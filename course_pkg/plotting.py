@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from course_pkg._validation import check_tensor
+from course_pkg.gradients import loss_and_gradient
 
 __all__ = [
     "STYLE", "COLORS", "CourseFigure", "new_figure", "plot_functions", "plot_histories",
@@ -96,6 +97,13 @@ def new_figure(ncols: int = 1, nrows: int = 1, width: float = 5.0, height: float
     return fig, axes[0] if len(axes) == 1 else axes
 
 
+def _check_range(o_range) -> tuple:
+    lo, hi = o_range
+    if not lo < hi:
+        raise ValueError(f"o_range must be (min, max) with min < max, got {o_range!r}")
+    return lo, hi
+
+
 def _np(t):
     return t.detach().cpu().double().numpy()
 
@@ -119,9 +127,7 @@ def plot_functions(functions: dict, o_range=(-6.0, 6.0), *, gradients: bool = Fa
     """
     if not isinstance(functions, dict) or not functions:
         raise TypeError("functions must be a non-empty dict label -> callable")
-    lo, hi = o_range
-    if not lo < hi:
-        raise ValueError(f"o_range must be (min, max) with min < max, got {o_range!r}")
+    lo, hi = _check_range(o_range)
     fig, axes = new_figure(ncols=2 if gradients else 1)
     ax_val, ax_grad = (axes if gradients else (axes, None))
     with _style():
@@ -313,13 +319,9 @@ def plot_loss_vs_logit(losses: dict, target: float, o_range=(-10.0, 30.0), *, dt
         >>> len(fig.axes)
         2
     """
-    from course_pkg.gradients import loss_and_gradient
-
     if not isinstance(losses, dict) or not losses:
         raise TypeError("losses must be a non-empty dict label -> loss_fn(logits, target)")
-    lo, hi = o_range
-    if not lo < hi:
-        raise ValueError(f"o_range must be (min, max) with min < max, got {o_range!r}")
+    lo, hi = _check_range(o_range)
     zs = torch.linspace(lo, hi, points, dtype=torch.float64).tolist()
     fig, (ax_val, ax_grad) = new_figure(ncols=2)
     with _style():
