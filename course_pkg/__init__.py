@@ -9,7 +9,8 @@ One module per concern:
 - ``training``        a seeded training loop with loss history
 - ``gradients``       gradient-flow probes: does a transformation pass a useful gradient?
 - ``estimators``      straight-through and soft thresholds
-- ``decisions``       binary decisions: probability thresholds as logit cuts, error counts
+- ``decisions``       binary decisions: probability thresholds as logit cuts
+- ``metrics``         accuracy, confusion counts, and the uncertainty of a measured rate
 - ``inference``       turn raw outputs into predictions, per task
 - ``embeddings``      distances, triplet and contrastive losses for normalized embeddings
 - ``heteroscedastic`` mean and variance heads, Gaussian negative log-likelihood

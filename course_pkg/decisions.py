@@ -1,4 +1,4 @@
-"""Binary decisions from logits: probability thresholds as logit cuts, and error counts.
+"""Binary decisions from logits: probability thresholds as logit cuts (counts live in ``metrics``).
 
 A binary classifier emits one raw logit :math:`z` per example; the probability
 of class 1 is :math:`\\sigma(z)` and the logit is its log-odds,
@@ -14,8 +14,9 @@ import math
 import torch
 
 from course_pkg._validation import check_number, check_same_shape, check_tensor
+from course_pkg.metrics import binary_counts
 
-__all__ = ["logit_threshold", "predict_labels", "binary_counts", "threshold_table"]
+__all__ = ["logit_threshold", "predict_labels", "threshold_table"]
 
 
 def logit_threshold(threshold_prob: float) -> float:
@@ -55,41 +56,6 @@ def predict_labels(logits: torch.Tensor, threshold_prob: float = 0.5) -> torch.T
     check_tensor(logits, "logits", floating=True)
     cut = logit_threshold(threshold_prob)
     return (logits.detach() > cut).to(logits.dtype)
-
-
-def _check_labels(t: torch.Tensor, name: str) -> torch.Tensor:
-    check_tensor(t, name)
-    if t.numel() and not bool(((t == 0) | (t == 1)).all()):
-        raise ValueError(f"{name} must hold only the labels 0 and 1")
-    return t.detach().to(torch.float64)
-
-
-def binary_counts(pred: torch.Tensor, target: torch.Tensor) -> dict:
-    r"""Confusion counts and the usual rates for 0/1 predictions.
-
-    Returns a dict with ``tp``, ``fp``, ``fn``, ``tn`` (ints) and
-    ``precision`` :math:`= \frac{TP}{TP + FP}`, ``recall``
-    :math:`= \frac{TP}{TP + FN}`, ``accuracy`` (floats). A rate whose
-    denominator is 0 is ``nan`` (for example precision when nothing is
-    predicted positive).
-
-    Shapes: ``pred`` and ``target`` identical, values in {0, 1} (any dtype).
-
-    Example:
-        >>> c = binary_counts(torch.tensor([1., 1., 0., 0.]), torch.tensor([1., 0., 1., 0.]))
-        >>> c["tp"], c["fp"], c["fn"], c["tn"], c["precision"]
-        (1, 1, 1, 1, 0.5)
-    """
-    p = _check_labels(pred, "pred")
-    y = _check_labels(target, "target")
-    check_same_shape(pred, target, "pred", "target")
-    tp = int(((p == 1) & (y == 1)).sum())
-    fp = int(((p == 1) & (y == 0)).sum())
-    fn = int(((p == 0) & (y == 1)).sum())
-    tn = int(((p == 0) & (y == 0)).sum())
-    div = lambda a, b: a / b if b else float("nan")  # noqa: E731
-    return {"tp": tp, "fp": fp, "fn": fn, "tn": tn,
-            "precision": div(tp, tp + fp), "recall": div(tp, tp + fn), "accuracy": div(tp + tn, p.numel())}
 
 
 def threshold_table(logits: torch.Tensor, target: torch.Tensor, thresholds) -> str:

@@ -35,16 +35,7 @@ def test_predict_labels_matches_sigmoid_in_float64_and_zero_threshold(device):
         B.predict_labels(torch.tensor([1, 2]))
 
 
-def test_binary_counts_and_table():
-    c = B.binary_counts(torch.tensor([1, 1, 0, 0, 1]), torch.tensor([1.0, 0.0, 1.0, 0.0, 1.0]))
-    assert (c["tp"], c["fp"], c["fn"], c["tn"]) == (2, 1, 1, 1)
-    assert c["precision"] == pytest.approx(2 / 3) and c["recall"] == pytest.approx(2 / 3)
-    assert c["accuracy"] == pytest.approx(3 / 5)
-    assert math.isnan(B.binary_counts(torch.zeros(3), torch.tensor([0.0, 1.0, 0.0]))["precision"])
-    with pytest.raises(ValueError):
-        B.binary_counts(torch.tensor([0.5]), torch.tensor([1.0]))
-    with pytest.raises(ValueError):
-        B.binary_counts(torch.zeros(3), torch.zeros(2))
+def test_threshold_table():
     table = B.threshold_table(torch.tensor([-3.0, 0.5, 4.0]), torch.tensor([0.0, 1.0, 1.0]), [0.1, 0.9])
     lines = table.splitlines()
     assert len(lines) == 3 and lines[0].startswith("threshold")

@@ -1,0 +1,118 @@
+r"""Metrics on predictions: accuracy, binary confusion counts, and how uncertain a rate is.
+
+Metrics are computed on *predictions* (labels after the output transformation
+and the decision), never on raw outputs, and returned as Python floats and
+ints, ready to print. A rate measured on few examples is uncertain: with 30
+positives a recall of 0.8 could well be 0.6 or 0.9, so
+:func:`wilson_interval` gives the interval to print next to it.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from course_pkg._validation import check_number, check_same_shape, check_tensor
+
+__all__ = ["accuracy", "binary_counts", "wilson_interval"]
+
+
+def _labels(t, name: str) -> torch.Tensor:
+    check_tensor(t, name)
+    if t.is_floating_point() and t.numel() and not bool((t == t.round()).all()):
+        raise ValueError(f"{name} must hold labels (whole numbers), got fractional values; "
+                         "decide labels first (argmax, or a threshold on the logits)")
+    return t.detach()
+
+
+def accuracy(pred: torch.Tensor, target: torch.Tensor) -> float:
+    r"""The fraction of predictions equal to their target, :math:`\frac1N \sum_n [\hat y_n = y_n]`.
+
+    Shapes: ``pred`` and ``target`` identical, holding labels (class indices,
+    or 0/1), any dtype. An empty batch gives ``nan``.
+
+    Example:
+        >>> accuracy(torch.tensor([0, 2, 1, 1]), torch.tensor([0, 1, 1, 1]))
+        0.75
+    """
+    p, y = _labels(pred, "pred"), _labels(target, "target")
+    check_same_shape(p, y, "pred", "target")
+    return float((p.double() == y.double()).double().mean()) if p.numel() else float("nan")
+
+
+def _binary(t, name: str) -> torch.Tensor:
+    t = _labels(t, name)
+    if t.numel() and not bool(((t == 0) | (t == 1)).all()):
+        raise ValueError(f"{name} must hold only the labels 0 and 1")
+    return t.to(torch.float64)
+
+
+def binary_counts(pred: torch.Tensor, target: torch.Tensor) -> dict:
+    r"""Confusion counts and the usual rates for 0/1 predictions.
+
+    Returns a dict with ``tp``, ``fp``, ``fn``, ``tn`` (ints) and
+    ``precision`` :math:`= \frac{TP}{TP + FP}`, ``recall``
+    :math:`= \frac{TP}{TP + FN}`, ``accuracy`` (floats). A rate whose
+    denominator is 0 is ``nan`` (for example precision when nothing is
+    predicted positive).
+
+    Shapes: ``pred`` and ``target`` identical, values in {0, 1} (any dtype).
+
+    Example:
+        >>> c = binary_counts(torch.tensor([1., 1., 0., 0.]), torch.tensor([1., 0., 1., 0.]))
+        >>> c["tp"], c["fp"], c["fn"], c["tn"], c["precision"]
+        (1, 1, 1, 1, 0.5)
+    """
+    p, y = _binary(pred, "pred"), _binary(target, "target")
+    check_same_shape(p, y, "pred", "target")
+    tp = int(((p == 1) & (y == 1)).sum())
+    fp = int(((p == 1) & (y == 0)).sum())
+    fn = int(((p == 0) & (y == 1)).sum())
+    tn = int(((p == 0) & (y == 0)).sum())
+
+    def rate(k, n):
+        return k / n if n else float("nan")
+
+    return {"tp": tp, "fp": fp, "fn": fn, "tn": tn,
+            "precision": rate(tp, tp + fp), "recall": rate(tp, tp + fn), "accuracy": rate(tp + tn, p.numel())}
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple:
+    r"""The Wilson score interval for a rate :math:`k/n` (Wilson 1927), as ``(low, high)``.
+
+    With :math:`\hat p = k/n` and :math:`z` the two-sided normal quantile of
+    ``confidence`` (1.96 for 0.95),
+
+    .. math::
+        \frac{\hat p + \frac{z^2}{2n} \pm z\sqrt{\frac{\hat p(1-\hat p)}{n} + \frac{z^2}{4n^2}}}{1 + \frac{z^2}{n}} .
+
+    Unlike :math:`\hat p \pm z\sqrt{\hat p(1-\hat p)/n}` it stays inside
+    [0, 1] and is not empty at :math:`\hat p = 0` or 1, which matters for the
+    small counts (a few dozen positives) of a minority class.
+
+    Example:
+        >>> low, high = wilson_interval(24, 30)      # a recall of 0.8 on 30 positives
+        >>> round(low, 3), round(high, 3)
+        (0.627, 0.905)
+    """
+    if isinstance(successes, bool) or not isinstance(successes, int):
+        raise TypeError(f"successes must be an int, got {type(successes).__name__}")
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    if not 0 <= successes <= n:
+        raise ValueError(f"successes must lie in 0..n={n}, got {successes}")
+    c = check_number(confidence, "confidence")
+    if not 0.0 < c < 1.0:
+        raise ValueError(f"confidence must lie in the open interval (0, 1), got {c}")
+    z = math.sqrt(2.0) * _erfinv(c)
+    p = successes / n
+    centre = p + z * z / (2 * n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    scale = 1 + z * z / n
+    low, high = (centre - half) / scale, (centre + half) / scale
+    # At k = 0 or k = n one end is exactly p; keep it there rather than one rounding step inside.
+    return (0.0 if successes == 0 else min(low, p)), (1.0 if successes == n else max(high, p))
+
+
+def _erfinv(y: float) -> float:
+    return float(torch.special.erfinv(torch.tensor(y, dtype=torch.float64)))

@@ -1,0 +1,37 @@
+"""course_pkg.metrics against hand counts and SciPy's Wilson interval."""
+import math
+
+import pytest
+import torch
+from scipy.stats import binomtest
+
+from course_pkg import metrics as M
+
+
+def test_binary_counts():
+    c = M.binary_counts(torch.tensor([1, 1, 0, 0, 1]), torch.tensor([1.0, 0.0, 1.0, 0.0, 1.0]))
+    assert (c["tp"], c["fp"], c["fn"], c["tn"]) == (2, 1, 1, 1)
+    assert c["precision"] == pytest.approx(2 / 3) and c["recall"] == pytest.approx(2 / 3)
+    assert c["accuracy"] == pytest.approx(3 / 5)
+    assert math.isnan(M.binary_counts(torch.zeros(3), torch.tensor([0.0, 1.0, 0.0]))["precision"])
+    with pytest.raises(ValueError):
+        M.binary_counts(torch.tensor([0.5]), torch.tensor([1.0]))
+    with pytest.raises(ValueError):
+        M.binary_counts(torch.zeros(3), torch.zeros(2))
+
+
+def test_accuracy_on_labels_of_any_dtype():
+    assert M.accuracy(torch.tensor([0, 2, 1, 1]), torch.tensor([0, 1, 1, 1])) == 0.75
+    assert M.accuracy(torch.tensor([1.0, 0.0]), torch.tensor([1, 0])) == 1.0
+    assert math.isnan(M.accuracy(torch.zeros(0), torch.zeros(0)))
+    with pytest.raises(ValueError, match="decide labels first"):
+        M.accuracy(torch.tensor([0.3, 0.9]), torch.tensor([0.0, 1.0]))   # probabilities are not labels
+
+
+@pytest.mark.parametrize("k, n", [(0, 10), (10, 10), (24, 30), (3, 1000), (500, 1000), (1, 1)])
+@pytest.mark.parametrize("confidence", [0.9, 0.95, 0.99])
+def test_wilson_interval_matches_scipy(k, n, confidence):
+    ref = binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
+    low, high = M.wilson_interval(k, n, confidence)
+    assert low == pytest.approx(ref.low, abs=1e-12) and high == pytest.approx(ref.high, abs=1e-12)
+    assert 0.0 <= low <= k / n <= high <= 1.0
