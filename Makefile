@@ -8,12 +8,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 JOBS ?= 2
+# One numerical environment for every execution (refresh, build, nbval): one thread per kernel, ATen's portable
+# kernels and MKL's processor-independent code path. Stored outputs then reproduce bit for bit on any x86-64
+# machine (Intel or AMD, AVX2 or AVX-512), whatever the thread count. tools/refresh_notebooks.py sets the same.
+export OMP_NUM_THREADS := 1
+export ATEN_CPU_CAPABILITY := default
+export MKL_CBWR := COMPATIBLE
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --dist loadscope
 
 BOOK_SOURCES := $(shell find book course_pkg student -type f -not -path '*/.ipynb_checkpoints/*' \
                   -not -path '*/__pycache__/*' 2>/dev/null) _config.yml _toc.yml requirements.txt
 
-.PHONY: install test unit nbval browser book refresh retarget students grade bench clean
+.PHONY: install test unit nbval browser book refresh retarget students grade bench stability clean
 .DEFAULT_GOAL := test
 
 $(INSTALLED): requirements.txt pyproject.toml
@@ -23,19 +29,19 @@ $(INSTALLED): requirements.txt pyproject.toml
 
 install: $(INSTALLED)
 
-## test: everything. The site build runs every chapter with 2 torch threads, nbval re-runs it with 1 thread,
-## and both must reproduce the stored outputs (tests/test_determinism.py, nbval).
+## test: everything. The site build runs every chapter, nbval re-runs it, and both must reproduce the stored
+## outputs (tests/test_determinism.py, nbval).
 test: $(INSTALLED)
-	OMP_NUM_THREADS=2 $(MAKE) --no-print-directory book
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadscope --doctest-modules \
+	$(MAKE) --no-print-directory book
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadscope --doctest-modules \
 	  --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg course_pkg tests book
 
 unit: $(INSTALLED)
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --doctest-modules course_pkg tests \
+	$(BIN)/python -m pytest -n $(JOBS) --doctest-modules course_pkg tests \
 	  --deselect tests/test_site_browser.py --deselect tests/test_determinism.py
 
 nbval: $(INSTALLED)
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) $(NBVAL) book
+	$(BIN)/python -m pytest -n $(JOBS) $(NBVAL) book
 
 browser: $(INSTALLED) book
 	$(BIN)/python -m pytest -n $(JOBS) tests/test_site_browser.py
@@ -64,6 +70,11 @@ students: $(INSTALLED)
 grade: $(INSTALLED)
 	test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder"; exit 2; }
 	$(BIN)/python -m course_pkg.homework.grading "$(SUBMISSIONS)" --out "$(or $(OUT),grades.csv)" --timeout $(or $(TIMEOUT),60)
+
+## stability: re-run the chapters in the machine's native numerics (its vector units, MKL's own code path, two
+## threads) and list every printed value that differs from the stored one: those print more digits than are stable.
+stability: $(INSTALLED)
+	env -u ATEN_CPU_CAPABILITY -u MKL_CBWR OMP_NUM_THREADS=2 $(BIN)/python -m pytest -n $(JOBS) $(NBVAL) $(or $(NOTEBOOKS),book)
 
 ## bench: measure build, test and notebook times; writes bench/results.{md,json} and the README table
 bench: $(INSTALLED)

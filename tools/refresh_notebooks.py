@@ -11,6 +11,7 @@ A notebook that fails to execute is left untouched on disk.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -21,6 +22,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 COLAB_TAG = "colab-setup"
+# The numerical environment of every execution (the Makefile exports the same): one thread, ATen's portable kernels,
+# MKL's processor-independent path, so the stored outputs reproduce on any x86-64 machine.
+NUMERICS_ENV = {"OMP_NUM_THREADS": "1", "ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE"}
 
 
 def repository(config_path: Path = ROOT / "_config.yml"):
@@ -88,6 +92,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("notebooks", nargs="*", type=Path)
     args = ap.parse_args(argv)
+    os.environ.update(NUMERICS_ENV)   # inherited by every kernel started below
     paths = args.notebooks or sorted((ROOT / "book").glob("*.ipynb"))
     failed = []
     for path in paths:
