@@ -108,41 +108,69 @@ def _np(t):
     return t.detach().cpu().double().numpy()
 
 
+def _derivative(out: torch.Tensor, o: torch.Tensor):
+    """``(d sum(out) / d o, None)``, or ``(None, reason)`` when autograd has no gradient to give."""
+    if not isinstance(out, torch.Tensor) or not out.requires_grad:
+        return None, "not in the graph"
+    try:
+        return torch.autograd.grad(out.sum(), o)[0], None
+    except RuntimeError:
+        return None, "no backward formula"
+
+
 def plot_functions(functions: dict, o_range=(-6.0, 6.0), *, gradients: bool = False,
-                   title: str = "", ylabel: str = "g(o)", points: int = 401):
+                   title: str = "", ylabel: str = "g(o)", grad_ylabel: str = "g'(o)",
+                   xlabel: str = "raw output o", points: int = 401):
     r"""Plot transformations :math:`g(o)` over ``o_range``; with ``gradients=True`` also :math:`g'(o)`.
 
     Derivatives come from autograd on a float64 grid, so what is plotted is
-    exactly what backpropagation would use.
+    exactly what backpropagation would use (in float64). A function autograd
+    cannot differentiate gets *no* curve in the gradient panel, only a legend
+    entry saying why: "not in the graph" (its output does not require grad,
+    e.g. a comparison ``o > 0``) or "no backward formula" (e.g.
+    ``torch.heaviside``). A gradient that autograd does return, even one that
+    is 0 everywhere (``torch.round``), is drawn. ``grad_ylabel`` names the
+    plotted derivative (for a loss curve, :math:`\partial L / \partial o`).
 
     Args:
         functions: mapping label -> callable on a 1-D float tensor.
         o_range: (min, max) of the raw output o.
 
     Example:
-        >>> from course_pkg.transforms import sigmoid
-        >>> fig = plot_functions({"sigmoid": sigmoid}, gradients=True)
-        >>> len(fig.axes)
-        2
+        >>> from course_pkg.transforms import sigmoid, threshold
+        >>> fig = plot_functions({"sigmoid": sigmoid, "step": threshold}, gradients=True)
+        >>> [len(line.get_xdata()) for line in fig.axes[1].lines]   # no curve for the step
+        [401, 0]
+        >>> fig.axes[1].get_legend_handles_labels()[1]
+        ['sigmoid', 'step: no gradient (not in the graph)']
     """
     if not isinstance(functions, dict) or not functions:
         raise TypeError("functions must be a non-empty dict label -> callable")
     lo, hi = _check_range(o_range)
     fig, axes = new_figure(ncols=2 if gradients else 1)
     ax_val, ax_grad = (axes if gradients else (axes, None))
+    missing = {}
     with _style():
-        for label, fn in functions.items():
+        for i, (label, fn) in enumerate(functions.items()):
+            color = COLORS[i % len(COLORS)]  # explicit, so a function without a gradient curve keeps its colour
             o = torch.linspace(lo, hi, points, dtype=torch.float64, requires_grad=True)
             out = fn(o)
-            ax_val.plot(_np(o), _np(out), label=label)
+            ax_val.plot(_np(o), _np(out), color=color, label=label)
             if gradients:
-                grad = torch.autograd.grad(out.sum(), o)[0] if out.requires_grad else torch.zeros_like(o)
-                ax_grad.plot(_np(o), _np(grad), label=label)
-        ax_val.set(xlabel="raw output o", ylabel=ylabel, title=title)
+                grad, reason = _derivative(out, o)
+                if grad is None:
+                    text = f"{label}: no gradient ({reason})"
+                    missing[text] = color
+                    ax_grad.plot([], [], linestyle="none", color=color, label=text)  # legend entry, no curve
+                else:
+                    ax_grad.plot(_np(o), _np(grad), color=color, label=label)
+        ax_val.set(xlabel=xlabel, ylabel=ylabel, title=title)
         ax_val.legend()
         if gradients:
-            ax_grad.set(xlabel="raw output o", ylabel="g'(o)", title="gradient")
-            ax_grad.legend()
+            ax_grad.set(xlabel=xlabel, ylabel=grad_ylabel, title="gradient")
+            for entry in ax_grad.legend().get_texts():
+                if entry.get_text() in missing:
+                    entry.set_color(missing[entry.get_text()])
     return fig
 
 

@@ -60,6 +60,37 @@ def test_figures_are_opaque_and_fresh():
     assert fig.number not in plt.get_fignums()  # detached: Jupyter shows it once
 
 
+def test_gradient_panel_tells_missing_gradient_from_zero_gradient():
+    heaviside = lambda o: torch.heaviside(o, torch.tensor(0.5, dtype=o.dtype))  # noqa: E731
+    fig = plotting.plot_functions({"round": torch.round, "step": threshold, "heaviside": heaviside,
+                                   "sigmoid": sigmoid}, gradients=True)
+    ax_val, ax_grad = fig.axes
+    rnd, step, heavi, sig = ax_grad.lines
+    # round: autograd returns a real gradient, 0 everywhere, and it is drawn
+    assert len(rnd.get_ydata()) == 401 and not rnd.get_ydata().any()
+    # the step leaves the graph and heaviside has no backward: no curve, a legend entry saying why
+    assert len(step.get_xdata()) == 0 and len(heavi.get_xdata()) == 0
+    labels = ax_grad.get_legend_handles_labels()[1]
+    assert labels == ["round", "step: no gradient (not in the graph)",
+                      "heaviside: no gradient (no backward formula)", "sigmoid"]
+    # each function keeps its colour in both panels, also after a missing curve
+    assert [ln.get_color() for ln in ax_val.lines] == [ln.get_color() for ln in ax_grad.lines]
+    texts = {t.get_text(): t.get_color() for t in ax_grad.get_legend().get_texts()}
+    assert texts["step: no gradient (not in the graph)"] == step.get_color()
+    # the alt text names the missing gradient
+    assert "step: no gradient (not in the graph)" in fig.describe()
+    assert abs(sig.get_ydata().max() - 0.25) < 1e-6
+
+
+def test_plot_functions_axis_labels():
+    fig = plotting.plot_functions({"loss": lambda z: softplus(-z)}, gradients=True, ylabel="loss",
+                                  grad_ylabel="dL/dz", xlabel="logit z")
+    ax_val, ax_grad = fig.axes
+    assert (ax_val.get_ylabel(), ax_grad.get_ylabel()) == ("loss", "dL/dz")
+    assert ax_val.get_xlabel() == ax_grad.get_xlabel() == "logit z"
+    assert "(dL/dz against logit z)" in fig.describe()
+
+
 def test_decision_regions_both_modes():
     x = torch.tensor([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
     y = torch.tensor([0, 1, 2])
