@@ -13,11 +13,12 @@ from __future__ import annotations
 import torch
 
 from course_pkg._validation import check_number, check_same_shape, check_tensor
-from course_pkg.transforms import log_softmax, sigmoid, softplus
+from course_pkg.transforms import log_softmax, sigmoid, softmax, softplus
 
 __all__ = [
     "mse", "bce_with_logits", "cross_entropy", "nll_loss",
     "bce_on_probabilities", "naive_bce_after_sigmoid",
+    "naive_cross_entropy_after_softmax",
 ]
 
 
@@ -189,3 +190,31 @@ def naive_bce_after_sigmoid(logits: torch.Tensor, target: torch.Tensor) -> torch
         tensor(100.)
     """
     return bce_on_probabilities(sigmoid(logits), target)
+
+
+def naive_cross_entropy_after_softmax(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    r"""The double-softmax bug: ``softmax`` in the model, then a loss that applies log-softmax again.
+
+    .. math::
+        \ell = \mathrm{cross\_entropy}(\mathrm{softmax}(z), y)
+              = -\frac1N \sum_n \log \mathrm{softmax}(\mathrm{softmax}(z_n))_{y_n}
+
+    The probabilities are scored as if they were logits. At equal logits the
+    loss equals :func:`cross_entropy` and its gradient is exactly :math:`C`
+    times smaller; away from equal logits the extra softmax Jacobian shrinks
+    it much more (for :math:`C = 10` and one wrong logit at 10, about
+    :math:`10^4` times). Since the inner probabilities lie in [0, 1], even a
+    perfectly confident, correct model keeps a loss of
+    :math:`\log(1 + (C - 1)/e)`.
+
+    Shapes: ``logits`` (N, C); ``target`` (N,) int64 class indices or (N, C)
+    float probabilities, as for :func:`cross_entropy`. Returns the mean, a scalar.
+
+    Example:
+        >>> naive_cross_entropy_after_softmax(torch.zeros(1, 10), torch.tensor([3]))
+        tensor(2.3026)
+        >>> naive_cross_entropy_after_softmax(torch.tensor([[1000.0, 0.0, 0.0]]), torch.tensor([0]))  # log(1 + 2/e)
+        tensor(0.5514)
+    """
+    _check_class_target(logits, target)
+    return cross_entropy(softmax(logits, dim=1), target)

@@ -266,7 +266,7 @@ def plot_decision_regions(predict, x: torch.Tensor, y: torch.Tensor, *, title: s
 
 
 def plot_bars(values: dict, *, title: str = "", ylabel: str = "value", log_y: bool = False,
-              annotate: bool = True):
+              annotate: bool = True, none_label: str = "none"):
     """Bar chart of named numbers; grouped bars when each value is itself a dict ``series -> number``.
 
     ``values`` maps a category to a number (one bar each) or to a dict
@@ -274,8 +274,10 @@ def plot_bars(values: dict, *, title: str = "", ylabel: str = "value", log_y: bo
     should use the same series names, which form the legend). With
     ``log_y=True`` the y axis is logarithmic; a bar whose value is 0 or not
     finite cannot be drawn there and is marked by its text (``"0"``,
-    ``"nan"``) at the bottom of the axes. ``annotate`` writes each value
-    above its bar (3 significant digits).
+    ``"nan"``) at the bottom of the axes. A value ``None`` means the quantity
+    does not exist (for example a gradient that cannot be computed): no bar is
+    drawn and ``none_label`` marks its place, so it is never shown as 0.
+    ``annotate`` writes each value above its bar (3 significant digits).
 
     Example:
         >>> fig = plot_bars({"bug": {"grad": 0.1}, "fix": {"grad": 1.0}}, log_y=True)
@@ -297,8 +299,8 @@ def plot_bars(values: dict, *, title: str = "", ylabel: str = "value", log_y: bo
                 series.append(name)
     for cat, row in table.items():
         for name, v in row.items():
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise TypeError(f"value for {cat!r}/{name!r} must be a number, got {type(v).__name__}")
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise TypeError(f"value for {cat!r}/{name!r} must be a number or None, got {type(v).__name__}")
     cats = list(table)
     width = 0.8 / len(series)
     fig, ax = new_figure(width=max(5.0, 1.1 * len(cats) + 1.5), height=3.8)
@@ -307,10 +309,10 @@ def plot_bars(values: dict, *, title: str = "", ylabel: str = "value", log_y: bo
         for j, name in enumerate(series):
             xs = [i + (j - (len(series) - 1) / 2) * width for i in range(len(cats))]
             vals = [table[c].get(name, float("nan")) for c in cats]
-            drawable = [v if math.isfinite(v) and (v > 0 or not log_y) else 0.0 for v in vals]
+            drawable = [v if v is not None and math.isfinite(v) and (v > 0 or not log_y) else 0.0 for v in vals]
             ax.bar(xs, drawable, width=width * 0.95, color=COLORS[j % len(COLORS)], label=name or None)
             for xpos, v, d in zip(xs, vals, drawable):
-                if d == 0.0 and (log_y or not math.isfinite(v)):
+                if v is None or (d == 0.0 and (log_y or not math.isfinite(v))):
                     missing.append((xpos, v))
                 elif annotate:
                     ax.annotate(f"{v:.3g}", (xpos, d), ha="center", va="bottom", fontsize=8,
@@ -321,7 +323,8 @@ def plot_bars(values: dict, *, title: str = "", ylabel: str = "value", log_y: bo
         ax.set(ylabel=ylabel, title=title)
         bottom = ax.get_ylim()[0]
         for xpos, v in missing:
-            ax.annotate("0" if v == 0 else f"{v}", (xpos, bottom), ha="center", va="bottom", fontsize=8,
+            text = none_label if v is None else "0" if v == 0 else f"{v}"
+            ax.annotate(text, (xpos, bottom), ha="center", va="bottom", fontsize=8,
                         xytext=(0, 2), textcoords="offset points", color="0.3")
         if len(series) > 1 or series[0]:
             ax.legend()

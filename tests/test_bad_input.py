@@ -50,6 +50,9 @@ BAD_INPUTS = {
                          "int64 class indices or float class probabilities")],
     "losses.bce_on_probabilities": [((F2, torch.zeros(3)), {}, ValueError, "probs and target must have the same shape")],
     "losses.naive_bce_after_sigmoid": [(([0.0], F2), {}, TypeError, "o must be a torch.Tensor")],
+    "losses.naive_cross_entropy_after_softmax": [((torch.zeros(2, 3), torch.tensor([0, 3])), {}, ValueError, "0..2"),
+                                                 ((torch.zeros(3), torch.tensor([0])), {}, ValueError,
+                                                  "logits must have at least 2 dimension")],
     # data
     "data.make_regression": [((), {"n": -1}, ValueError, "n must be a positive int")],
     "data.make_bounded_regression": [((), {"low": 2.0, "high": 1.0}, ValueError, "low < high")],

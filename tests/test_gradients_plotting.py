@@ -106,3 +106,16 @@ def test_plot_errors():
         plotting.plot_functions({"s": sigmoid}, o_range=(1, 0))
     with pytest.raises(TypeError, match="non-empty dict"):
         plotting.plot_histories({})
+
+
+def test_plot_bars_marks_missing_zero_and_nan_differently():
+    values = {"no gradient": {"bug": None, "fix": 1.0}, "zero": {"bug": 0.0, "fix": 0.5},
+              "nan": {"bug": float("nan"), "fix": 2.0}}
+    fig = plotting.plot_bars(values, log_y=True, none_label="no gradient")
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts.count("no gradient") == 1 and texts.count("0") == 1 and texts.count("nan") == 1
+    assert len(fig.axes[0].patches) == 6
+    heights = sorted(p.get_height() for p in fig.axes[0].patches)
+    assert heights[:3] == [0.0, 0.0, 0.0]          # None, 0 and nan draw no visible bar on a log axis
+    with pytest.raises(TypeError, match="must be a number or None"):
+        plotting.plot_bars({"a": "1"})

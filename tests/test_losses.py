@@ -123,3 +123,64 @@ def test_shape_and_type_errors():
 def test_losses_on_device(device):
     z = torch.randn(8, 4, device=device)
     assert L.cross_entropy(z, torch.zeros(8, dtype=torch.int64, device=device)).device == z.device
+
+
+# ---------------------------------------------------------------- the double-softmax pairing
+
+def test_double_softmax_matches_torch_composition_in_float64():
+    z = (torch.randn(12, 6, dtype=F64, generator=G) * 5).requires_grad_(True)
+    y = torch.randint(0, 6, (12,), generator=G)
+    ours = L.naive_cross_entropy_after_softmax(z, y)
+    ref = F.cross_entropy(F.softmax(z, dim=1), y)
+    assert abs(ours.item() - ref.item()) < 1e-12
+    g1, = torch.autograd.grad(ours, z)
+    g2, = torch.autograd.grad(ref, z)
+    assert torch.allclose(g1, g2, rtol=0, atol=1e-12)
+    q = softmax(torch.randn(12, 6, dtype=F64, generator=G))
+    assert abs(L.naive_cross_entropy_after_softmax(z, q).item() - F.cross_entropy(F.softmax(z, 1), q).item()) < 1e-12
+
+
+def test_double_softmax_gradcheck():
+    z = torch.randn(4, 5, dtype=F64, generator=G, requires_grad=True)
+    y = torch.tensor([0, 4, 2, 2])
+    assert torch.autograd.gradcheck(lambda t: L.naive_cross_entropy_after_softmax(t, y), (z,))
+
+
+@pytest.mark.parametrize("C", [2, 3, 10])
+def test_double_softmax_equal_logits_gradient_is_C_times_smaller(C):
+    z1 = torch.zeros(1, C, dtype=F64, requires_grad=True)
+    z2 = torch.zeros(1, C, dtype=F64, requires_grad=True)
+    y = torch.tensor([C - 1])
+    bug, fix = L.naive_cross_entropy_after_softmax(z1, y), L.cross_entropy(z2, y)
+    assert abs(bug.item() - math.log(C)) < 1e-12 and abs(fix.item() - math.log(C)) < 1e-12
+    g_bug, = torch.autograd.grad(bug, z1)
+    g_fix, = torch.autograd.grad(fix, z2)
+    assert torch.allclose(g_bug * C, g_fix, rtol=0, atol=1e-12)
+
+
+def test_double_softmax_confidently_wrong_gradient_collapses():
+    # C = 10, the wrong class 0 has logit 10, the target is class 3: the extra softmax saturates.
+    z = torch.zeros(1, 10)
+    z[0, 0] = 10.0
+    y = torch.tensor([3])
+    z_bug, z_fix = z.clone().requires_grad_(True), z.clone().requires_grad_(True)
+    g_bug, = torch.autograd.grad(L.naive_cross_entropy_after_softmax(z_bug, y), z_bug)
+    g_fix, = torch.autograd.grad(L.cross_entropy(z_fix, y), z_fix)
+    assert g_fix.norm().item() == pytest.approx(math.sqrt(2), rel=1e-3)
+    assert g_bug.norm().item() < 2e-4
+
+
+@pytest.mark.parametrize("C", [2, 3, 10])
+def test_double_softmax_floor_for_a_perfect_model(C):
+    z = torch.full((C, C), -1000.0) + 2000.0 * torch.eye(C)     # every sample confidently right
+    floor = L.naive_cross_entropy_after_softmax(z, torch.arange(C)).item()
+    assert floor == pytest.approx(math.log(1 + (C - 1) / math.e), rel=1e-6)
+    assert L.cross_entropy(z, torch.arange(C)).item() == 0.0
+
+
+def test_double_softmax_bad_input_names_logits():
+    with pytest.raises(TypeError, match="logits must be a floating-point tensor"):
+        L.naive_cross_entropy_after_softmax(torch.tensor([[1, 2]]), torch.tensor([0]))
+    with pytest.raises(ValueError, match="0..1"):
+        L.naive_cross_entropy_after_softmax(torch.zeros(1, 2), torch.tensor([2]))
+
