@@ -10,11 +10,13 @@ import math
 
 import torch
 
+from course_pkg._validation import check_number, check_tensor
 from course_pkg.runtime import generator
 
 __all__ = [
     "make_regression", "make_bounded_regression", "make_positive_regression",
     "make_binary", "make_multiclass", "make_multilabel", "make_heteroscedastic_regression",
+    "subsample_class",
 ]
 
 
@@ -100,6 +102,45 @@ def make_binary(n: int = 400, noise: float = 0.25, seed: int = 0, device=None):
     x[label == 1] = torch.stack([1 - torch.cos(angle), 0.5 - torch.sin(angle)], dim=1)[label == 1]
     x = x + noise * torch.randn(n, 2, generator=g)
     return x.to(device), label.float().unsqueeze(1).to(device)
+
+
+def subsample_class(x: torch.Tensor, y: torch.Tensor, label: float, fraction: float, seed: int = 0):
+    r"""Keep every example except those of class ``label``, of which only a random ``fraction`` survives.
+
+    Of the :math:`n_\text{label}` examples with ``y == label``,
+    :math:`\operatorname{round}(\text{fraction}\cdot n_\text{label})` (at least one) are drawn
+    uniformly without replacement from ``torch.Generator(seed)``; all other examples are kept.
+    The kept examples stay in their original order. A uniform draw, unlike a stride over the indices
+    (``index % 16 == 1``), does not rely on the order in which the data set stores its labels.
+    This is how to build an imbalanced training set from a balanced one.
+
+    Shapes: ``x`` (N, ...), ``y`` (N,) or (N, 1); returns ``(x_kept, y_kept)`` on their device.
+
+    Example:
+        >>> x, y = make_binary(8)                      # 4 of each class
+        >>> x_few, y_few = subsample_class(x, y, label=1.0, fraction=0.5)
+        >>> int((y_few == 1).sum()), int((y_few == 0).sum())
+        (2, 4)
+    """
+    check_tensor(x, "x", min_dim=1)
+    check_tensor(y, "y", min_dim=1)
+    if y.dim() > 2 or (y.dim() == 2 and y.shape[1] != 1):
+        raise ValueError(f"y must have shape (N,) or (N, 1), got {tuple(y.shape)}")
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y must have the same number of examples, got {x.shape[0]} and {y.shape[0]}")
+    label = check_number(label, "label")
+    fraction = check_number(fraction, "fraction")
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must lie in (0, 1], got {fraction}")
+    in_class = (y.reshape(-1) == label).cpu()
+    members = torch.nonzero(in_class).reshape(-1)
+    if len(members) == 0:
+        raise ValueError(f"label={label:g} does not occur in y")
+    n_keep = max(1, round(fraction * len(members)))
+    chosen = members[torch.randperm(len(members), generator=generator(seed))[:n_keep]]
+    keep = ~in_class
+    keep[chosen] = True
+    return x[keep.to(x.device)], y[keep.to(y.device)]
 
 
 def make_multiclass(n: int = 600, num_classes: int = 3, noise: float = 0.2, seed: int = 0, device=None):

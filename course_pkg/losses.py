@@ -155,8 +155,9 @@ class _BCEOnProbabilities(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         p, y = ctx.saved_tensors
-        # BCELoss divides by max(p(1-p), 1e-12): finite, but where sigmoid has
-        # saturated the chain rule then multiplies by sigma'(z) = 0.
+        # BCELoss divides by max(p(1-p), 1e-12): finite even at p = 0 or 1, but where
+        # sigmoid has rounded to 1 the chain rule then multiplies by sigma'(z) = 0, and
+        # where p(1-p) < 1e-12 the floor replaces 1/p by 1e12, so dL/dz shrinks like p/1e-12.
         return grad_out * (p - y) / (p * (1 - p)).clamp(min=1e-12), None
 
 
@@ -180,10 +181,14 @@ def bce_on_probabilities(probs: torch.Tensor, target: torch.Tensor) -> torch.Ten
 def naive_bce_after_sigmoid(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     r"""The common bug: ``sigmoid`` in the model, then BCE on probabilities.
 
-    Equals :func:`bce_with_logits` for moderate logits, but once
-    :math:`\sigma(z)` rounds to 0 or 1 (|z| > 16.6 in float32) the loss is
-    clamped and the gradient is exactly 0, precisely when the model is
-    confidently wrong. Shapes: identical, any.
+    Equals :func:`bce_with_logits` for moderate logits, but loses the gradient
+    when the model is confidently wrong, on each side for its own reason. For
+    ``y = 0`` and (float32) ``z >= 16.64`` the sigmoid rounds to exactly 1, so
+    the chain rule multiplies by :math:`\sigma'(z) = p(1-p) = 0` (and the loss
+    is clamped at 100). For ``y = 1`` and ``z < log(1e-12) = -27.63`` (any
+    dtype) BCELoss's backward divides by :math:`\max(p(1-p), 10^{-12})`, so
+    the gradient fades like :math:`-e^{z}/10^{-12}`: -0.69 at ``z = -28``,
+    -4e-6 at ``z = -40``. Shapes: identical, any.
 
     Example:
         >>> naive_bce_after_sigmoid(torch.tensor([20.0]), torch.tensor([0.0]))

@@ -59,6 +59,8 @@ BAD_INPUTS = {
     "data.make_positive_regression": [((), {"in_features": 0}, ValueError, "in_features must be a positive int")],
     "data.make_binary": [((), {"n": 2.5}, ValueError, "n must be a positive int")],
     "data.make_multiclass": [((), {"num_classes": 0}, ValueError, "num_classes must be a positive int")],
+    "data.subsample_class": [((M32, torch.zeros(3, 1), 0.0, 0.0), {}, ValueError, r"fraction must lie in \(0, 1\]"),
+                             (([1.0], torch.zeros(3), 0.0, 0.5), {}, TypeError, "x must be a torch.Tensor, got list")],
     # models
     "models.MLP": [((0, 1), {}, ValueError, "in_features must be a positive int"),
                    ((2, 1), {"hidden": (0,)}, ValueError, "hidden must be a sequence of positive ints")],
@@ -69,7 +71,9 @@ BAD_INPUTS = {
                         {"steps": 0}, ValueError, "steps must be a positive int")],
     # gradients
     "gradients.gradient_flow": [((torch.sigmoid, [0.0]), {}, TypeError, "o must be a torch.Tensor")],
-    "gradients.gradient_table": [(({}, [0.0]), {}, TypeError, "transforms must be a non-empty dict")],
+    "gradients.gradient_table": [(({}, [0.0]), {}, TypeError, "transforms must be a non-empty dict"),
+                                 (({"id": lambda o: o}, [0.0]), {"dtype": "float32"}, TypeError,
+                                  "dtype must be a floating torch.dtype")],
     # plotting
     "plotting.new_figure": [((), {"ncols": 0}, ValueError, "ncols")],
     "plotting.plot_functions": [(({"s": torch.sigmoid},), {"o_range": (2, 1)}, ValueError, "min < max")],

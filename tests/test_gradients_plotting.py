@@ -45,6 +45,16 @@ def test_gradient_table_layout():
     assert "zero gradient" in lines[2]
 
 
+def test_gradient_table_dtype():
+    # float32: sigma(20) rounds to 1, so its gradient s(1 - s) is exactly 0, while sigma'(-20) = 2.06e-9 survives.
+    row32 = gradient_table({"sigmoid": sigmoid}, [-20, 20], dtype=torch.float32).splitlines()[1]
+    row64 = gradient_table({"sigmoid": sigmoid}, [-20, 20]).splitlines()[1]
+    assert [c.strip() for c in row32.split(" | ")][-2:] == ["2.061e-09", "0"]
+    assert [c.strip() for c in row64.split(" | ")][-2:] == ["2.061e-09", "2.061e-09"]
+    with pytest.raises(TypeError, match="dtype must be a floating torch.dtype"):
+        gradient_table({"sigmoid": sigmoid}, [0.0], dtype=torch.int64)
+
+
 def test_gradient_probe_errors():
     with pytest.raises(TypeError, match="callable"):
         gradient_flow(3, torch.zeros(1))

@@ -57,6 +57,19 @@ def test_bce_on_probabilities_matches_bceloss():
     assert torch.allclose(g1, g2, atol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+def test_naive_bce_negative_side_fades_like_bceloss(dtype):
+    # y = 1: once p(1 - p) < 1e-12 (z < log 1e-12 = -27.63, in any dtype) BCELoss's backward floors the
+    # denominator and dL/dz = -(1 - p) p / 1e-12 ~ -e^(z + 27.63); ours must fade the same way as torch's.
+    for z0, expected in [(-20.0, -1.0), (-28.0, -0.6914), (-30.0, -0.09358), (-40.0, -4.248e-6)]:
+        z = torch.tensor([z0], dtype=dtype, requires_grad=True)
+        y = torch.ones(1, dtype=dtype)
+        (ours,) = torch.autograd.grad(L.naive_bce_after_sigmoid(z, y), z)
+        (theirs,) = torch.autograd.grad(F.binary_cross_entropy(torch.sigmoid(z), y), z)
+        assert ours.item() == pytest.approx(theirs.item(), rel=1e-5)
+        assert ours.item() == pytest.approx(expected, rel=1e-3)
+
+
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
 def test_cross_entropy_matches_builtin_index_and_probability_targets(smoothing):
     z = torch.randn(50, 7, dtype=F64, generator=G) * 30

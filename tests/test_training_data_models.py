@@ -138,3 +138,41 @@ def test_optimizers_match_torch_optim(ours, theirs):
             opt.step()
         trajectories.append(torch.cat([p.detach().ravel() for p in model.parameters()]))
     assert torch.allclose(trajectories[0], trajectories[1], atol=1e-12)
+
+
+def test_subsample_class_keeps_a_seeded_fraction_of_one_class():
+    x, y = data.make_binary(800, seed=2)
+    xs, ys = data.subsample_class(x, y, label=1.0, fraction=0.125, seed=0)
+    assert int((ys == 1).sum()) == 50 and int((ys == 0).sum()) == 400
+    # every kept row is a row of the original, in the original order, with its own label
+    idx = torch.cdist(xs, x).argmin(dim=1)
+    assert bool((idx[1:] > idx[:-1]).all()) and torch.equal(y[idx], ys)
+    # all negatives survive
+    assert torch.equal(xs[ys[:, 0] == 0], x[y[:, 0] == 0])
+    # deterministic per seed, different across seeds, and not a stride of the interleaved labels
+    again = data.subsample_class(x, y, label=1.0, fraction=0.125, seed=0)
+    other = data.subsample_class(x, y, label=1.0, fraction=0.125, seed=1)
+    assert torch.equal(again[0], xs) and not torch.equal(other[0], xs)
+    kept_pos = idx[ys[:, 0] == 1]
+    assert len(set((kept_pos % 16).tolist())) > 1
+    # fraction 1 keeps everything; a tiny fraction keeps at least one; (N,) labels work too
+    assert torch.equal(data.subsample_class(x, y, 1.0, 1.0)[0], x)
+    assert int(data.subsample_class(x, y, 1.0, 1e-6)[1].sum()) == 1
+    assert data.subsample_class(x, y[:, 0], 0.0, 0.5)[1].shape == (600,)
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    ({"fraction": 0.0}, ValueError, r"fraction must lie in \(0, 1\]"),
+    ({"fraction": 1.5}, ValueError, r"fraction must lie in \(0, 1\]"),
+    ({"label": 2.0}, ValueError, "label=2 does not occur in y"),
+    ({"label": "1"}, TypeError, "label must be a real number"),
+])
+def test_subsample_class_bad_input(kwargs, exc, match):
+    x, y = data.make_binary(8)
+    args = {"label": 1.0, "fraction": 0.5, **kwargs}
+    with pytest.raises(exc, match=match):
+        data.subsample_class(x, y, **args)
+    with pytest.raises(ValueError, match="same number of examples"):
+        data.subsample_class(x[:5], y, 1.0, 0.5)
+    with pytest.raises(ValueError, match=r"y must have shape \(N,\) or \(N, 1\)"):
+        data.subsample_class(x, torch.zeros(8, 2), 1.0, 0.5)
