@@ -4,6 +4,11 @@ Each loss applies its own output transformation inside, in a stable form:
 ``bce_with_logits`` is sigmoid + binary cross-entropy, ``cross_entropy`` is
 log-softmax + negative log-likelihood. That is why a model should emit raw
 logits: transforming them first applies the transformation twice.
+The distance-based losses of metric learning (``triplet_loss``,
+``contrastive_loss``) see only distances between embeddings and apply no
+transformation themselves: normalize the embeddings first
+(:func:`course_pkg.transforms.l2_normalize`). ``cosine_cross_entropy`` is the
+softmax loss on scaled cosines (NormFace), which normalizes both sides itself.
 All losses use mean reduction and refuse mismatched shapes (no silent
 broadcasting). The ``naive_*`` / ``*_on_probabilities`` functions are the
 pairings the book demonstrates failing.
@@ -13,10 +18,11 @@ from __future__ import annotations
 import torch
 
 from course_pkg._validation import check_number, check_same_shape, check_tensor
-from course_pkg.transforms import log_softmax, sigmoid, softmax, softplus
+from course_pkg.transforms import l2_normalize, log_softmax, sigmoid, softmax, softplus
 
 __all__ = [
     "mse", "bce_with_logits", "cross_entropy", "nll_loss",
+    "triplet_loss", "contrastive_loss", "cosine_cross_entropy",
     "bce_on_probabilities", "naive_bce_after_sigmoid",
     "naive_cross_entropy_after_softmax",
 ]
@@ -140,6 +146,127 @@ def cross_entropy(logits: torch.Tensor, target: torch.Tensor, label_smoothing: f
     if eps:
         q = (1 - eps) * q + eps / logits.shape[1]
     return -(q * log_p).sum(dim=1).mean()
+
+
+# ---------------------------------------------------------------- distance-based losses (metric learning)
+
+def _row_distance(a: torch.Tensor, b: torch.Tensor, squared: bool) -> torch.Tensor:
+    """Row-wise Euclidean distance; ``vector_norm``'s backward is 0 (not NaN) at a zero difference."""
+    diff = a - b
+    return (diff ** 2).sum(dim=-1) if squared else torch.linalg.vector_norm(diff, dim=-1)
+
+
+def _check_embedding_rows(tensors: dict) -> None:
+    for name, t in tensors.items():
+        check_tensor(t, name, floating=True, min_dim=2)
+    names = list(tensors)
+    for other in names[1:]:
+        check_same_shape(tensors[names[0]], tensors[other], names[0], other)
+    if tensors[names[0]].dim() != 2:
+        raise ValueError(f"{' and '.join(names)} must have shape (N, D), got {tuple(tensors[names[0]].shape)}")
+
+
+def triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
+                 margin: float = 1.0, squared: bool = False) -> torch.Tensor:
+    r"""Triplet margin loss, :math:`\frac1N \sum_i \max(0,\ d(\mathbf a_i, \mathbf p_i) - d(\mathbf a_i, \mathbf n_i) + m)`.
+
+    ``d`` is the Euclidean distance :math:`\lVert \mathbf a - \mathbf b\rVert_2`
+    (its square with ``squared=True``, as in FaceNet). The loss is zero once
+    every negative is at least ``margin`` farther from its anchor than the
+    positive. Only *differences* of distances enter, so without normalization
+    the distances scale with the embeddings and the margin has no fixed
+    meaning; apply :func:`course_pkg.transforms.l2_normalize` first.
+    With ``squared=False`` it equals ``torch.nn.functional.triplet_margin_loss(..., eps=0)``
+    (its default ``eps=1e-6`` is added to the difference inside the norm).
+    The gradient is finite when a positive coincides with its anchor.
+
+    Args:
+        anchor, positive, negative: (N, D) with identical shapes, floating dtype.
+        margin: a finite number >= 0.
+        squared: use squared distances.
+
+    Returns: the mean over the N triplets, a scalar.
+
+    Example:
+        >>> a = torch.tensor([[0.0, 0.0]]); p = torch.tensor([[1.0, 0.0]]); n = torch.tensor([[0.0, 1.5]])
+        >>> triplet_loss(a, p, n, margin=1.0)
+        tensor(0.5000)
+    """
+    _check_embedding_rows({"anchor": anchor, "positive": positive, "negative": negative})
+    margin = check_number(margin, "margin")
+    if margin < 0:
+        raise ValueError(f"margin must be >= 0, got {margin}")
+    d_ap = _row_distance(anchor, positive, squared)
+    d_an = _row_distance(anchor, negative, squared)
+    return (d_ap - d_an + margin).clamp(min=0).mean()
+
+
+def contrastive_loss(z1: torch.Tensor, z2: torch.Tensor, same: torch.Tensor, margin: float = 1.0) -> torch.Tensor:
+    r"""Contrastive (pair) loss, :math:`\frac1N \sum_i s_i\, d_i^2 + (1 - s_i)\max(0,\ m - d_i)^2`.
+
+    Here :math:`d_i = \lVert \mathbf z_{1,i} - \mathbf z_{2,i}\rVert_2`.
+    Pairs of the same identity (:math:`s_i = 1`) are pulled together; pairs of
+    different identities (:math:`s_i = 0`) are pushed apart until they are
+    ``margin`` away. Hadsell, Chopra and LeCun (2006) write the same loss with
+    a factor 1/2 on each term and the label the other way round (0 = similar).
+    Unlike the triplet loss it constrains distances themselves, not only
+    their differences.
+
+    Args:
+        z1, z2: (N, D) embeddings, identical shapes; same: (N,) with values in {0, 1}
+            (bool or floating); margin: a finite number > 0.
+
+    Returns: the mean over the N pairs, a scalar.
+
+    Example:
+        >>> z1 = torch.tensor([[0.0, 0.0], [0.0, 0.0]]); z2 = torch.tensor([[0.6, 0.8], [0.3, 0.4]])
+        >>> contrastive_loss(z1, z2, torch.tensor([1.0, 0.0]), margin=1.0)
+        tensor(0.6250)
+    """
+    _check_embedding_rows({"z1": z1, "z2": z2})
+    check_tensor(same, "same")
+    if same.shape != z1.shape[:1]:
+        raise ValueError(f"same must have shape (N,) = {tuple(z1.shape[:1])}, got {tuple(same.shape)}")
+    if not (same.dtype == torch.bool or same.is_floating_point()):
+        raise TypeError(f"same must be a bool or floating tensor of 0/1 values, got dtype {same.dtype}")
+    s = same.to(z1.dtype)
+    if bool(((s != 0) & (s != 1)).any()):
+        raise ValueError("same must contain only 0 and 1")
+    margin = check_number(margin, "margin", positive=True)
+    d = _row_distance(z1, z2, squared=False)
+    return (s * d ** 2 + (1 - s) * (margin - d).clamp(min=0) ** 2).mean()
+
+
+def cosine_cross_entropy(z: torch.Tensor, weight: torch.Tensor, target: torch.Tensor,
+                         scale: float = 16.0) -> torch.Tensor:
+    r"""Softmax cross-entropy on scaled cosines (NormFace): logits :math:`o_{nj} = s\cos(\mathbf w_j, \mathbf z_n)`.
+
+    Both the embeddings and the class weight vectors are L2-normalized
+    (:func:`course_pkg.transforms.l2_normalize`), so every logit lies in
+    :math:`[-s, s]` and the loss of a sample can never fall below
+    :math:`\log(1 + (C-1)e^{-2s})`: without a scale :math:`s` well above 1
+    the softmax cannot become confident. Contrastive losses such as
+    InfoNCE use the same form with a temperature :math:`\tau = 1/s`.
+
+    Args:
+        z: (N, D) embeddings; weight: (C, D) class weight vectors, floating dtypes;
+        target: (N,) int64 class indices; scale: a finite number > 0.
+
+    Returns: the mean over the N samples, a scalar.
+
+    Example:
+        >>> w = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+        >>> cosine_cross_entropy(torch.tensor([[2.0, 0.0]]), w, torch.tensor([0]), scale=1.0)
+        tensor(0.3133)
+    """
+    check_tensor(z, "z", floating=True, min_dim=2)
+    check_tensor(weight, "weight", floating=True, min_dim=2)
+    if z.dim() != 2 or weight.dim() != 2 or z.shape[1] != weight.shape[1]:
+        raise ValueError(f"z and weight must have shapes (N, D) and (C, D), got {tuple(z.shape)} and "
+                         f"{tuple(weight.shape)}")
+    scale = check_number(scale, "scale", positive=True)
+    logits = scale * l2_normalize(z) @ l2_normalize(weight).T
+    return cross_entropy(logits, target)
 
 
 # ---------------------------------------------------------------- naive pairings the book shows failing

@@ -20,7 +20,7 @@ from course_pkg.gradients import loss_and_gradient
 __all__ = [
     "STYLE", "COLORS", "CourseFigure", "new_figure", "plot_functions", "plot_histories",
     "plot_regression_fit", "plot_decision_regions", "plot_bars", "plot_loss_vs_logit",
-    "plot_reliability_diagram", "plot_mean_std_band", "plot_embeddings",
+    "plot_reliability_diagram", "plot_mean_std_band", "plot_embeddings", "plot_distance_histograms",
 ]
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
@@ -487,4 +487,46 @@ def plot_embeddings(z: torch.Tensor, labels: torch.Tensor, title: str = "", *, u
         ax.set_aspect("equal", adjustable="datalim")
         ax.set(xlabel="$z_1$", ylabel="$z_2$", title=title)
         ax.legend(loc="upper right", fontsize=8)
+    return fig
+
+
+def plot_distance_histograms(panels: dict, *, thresholds: dict | None = None, bins: int = 40, title: str = ""):
+    """Histograms of same-identity and different-identity pair distances, one panel per run.
+
+    Args:
+        panels: mapping panel title -> ``(d, same)`` as returned by
+            :func:`course_pkg.embeddings.pair_distances`.
+        thresholds: optional mapping panel title -> a distance threshold, drawn as a vertical line.
+        bins: number of histogram bins per panel; title: the figure's title.
+
+    Example:
+        >>> d, same = torch.tensor([0.1, 0.2, 1.5, 1.8]), torch.tensor([True, True, False, False])
+        >>> fig = plot_distance_histograms({"run": (d, same)}, thresholds={"run": 1.0})
+        >>> fig.axes[0].get_title()
+        'run'
+    """
+    if not isinstance(panels, dict) or not panels:
+        raise TypeError("panels must be a non-empty dict title -> (distances, same)")
+    thresholds = thresholds or {}
+    for name, pair in panels.items():
+        if not (isinstance(pair, tuple) and len(pair) == 2):
+            raise TypeError(f"panels[{name!r}] must be a tuple (distances, same)")
+        d, same = pair
+        check_tensor(d, f"panels[{name!r}] distances", floating=True, min_dim=1)
+        check_tensor(same, f"panels[{name!r}] same", min_dim=1)
+        if same.dtype != torch.bool or same.shape != d.shape:
+            raise ValueError(f"panels[{name!r}]: same must be a bool tensor shaped like the distances")
+    fig, axes = new_figure(ncols=len(panels), width=3.6, height=3.0)
+    axes = axes if isinstance(axes, list) else [axes]
+    with _style():
+        for ax, (name, (d, same)) in zip(axes, panels.items()):
+            dn, sn = _np(d), same.detach().cpu().numpy()
+            ax.hist(dn[sn], bins=bins, density=True, alpha=0.6, color=COLORS[0], label="same identity")
+            ax.hist(dn[~sn], bins=bins, density=True, alpha=0.6, color=COLORS[1], label="different identity")
+            if name in thresholds:
+                ax.axvline(float(thresholds[name]), color="0.2", linestyle="--", linewidth=1.2, label="threshold")
+            ax.set(xlabel="pair distance", ylabel="density", title=name)
+            ax.legend(fontsize=7)
+        if title:
+            fig.suptitle(title)
     return fig

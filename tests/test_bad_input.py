@@ -53,6 +53,14 @@ BAD_INPUTS = {
     "losses.naive_cross_entropy_after_softmax": [((torch.zeros(2, 3), torch.tensor([0, 3])), {}, ValueError, "0..2"),
                                                  ((torch.zeros(3), torch.tensor([0])), {}, ValueError,
                                                   "logits must have at least 2 dimension")],
+    "losses.triplet_loss": [((M32, M32, M32), {"margin": -1}, ValueError, "margin must be >= 0"),
+                            ((M32, M32, torch.zeros(3, 3)), {}, ValueError,
+                             "anchor and negative must have the same shape")],
+    "losses.contrastive_loss": [((M32, M32, torch.zeros(2)), {}, ValueError, r"same must have shape \(N,\)")],
+    "losses.cosine_cross_entropy": [((M32, torch.zeros(4, 3), torch.zeros(3, dtype=torch.int64)), {}, ValueError,
+                                     r"z and weight must have shapes \(N, D\) and \(C, D\)"),
+                                    ((M32, torch.zeros(4, 2), torch.zeros(3, dtype=torch.int64)), {"scale": -1},
+                                     ValueError, "scale must be > 0")],
     # data
     "data.make_regression": [((), {"n": -1}, ValueError, "n must be a positive int")],
     "data.make_bounded_regression": [((), {"low": 2.0, "high": 1.0}, ValueError, "low < high")],
@@ -114,8 +122,12 @@ BAD_INPUTS = {
     "embeddings.pairwise_distances": [((F2,), {}, ValueError, "a must have at least 2 dimension")],
     "embeddings.cosine_similarity": [((M32, M32), {"eps": 0}, ValueError, "eps must be > 0")],
     "embeddings.cosine_distance": [((M32, "b"), {}, TypeError, "b must be a torch.Tensor, got str")],
-    "embeddings.triplet_loss": [((M32, M32, M32), {"margin": -1}, ValueError, "margin must be >= 0")],
-    "embeddings.contrastive_loss": [((M32, M32, torch.zeros(2)), {}, ValueError, r"same must have shape \(N,\)")],
+    "embeddings.pair_distances": [((M32, torch.zeros(3)), {}, ValueError,
+                                   r"labels must be an int64 tensor of shape \(3,\)")],
+    "embeddings.verification_accuracy": [((F2, torch.tensor([True, True])), {"threshold": 1.0}, ValueError,
+                                          "same must contain both")],
+    "embeddings.best_threshold": [((F2, torch.tensor([0, 1])), {}, ValueError,
+                                   "d must be 1-D and same a bool tensor")],
     "embeddings.sample_triplets": [((torch.zeros(3, dtype=torch.int64), 0), {}, ValueError,
                                     "n_triplets must be a positive int"),
                                    ((torch.zeros(3), 5), {}, ValueError, "labels must be a 1-D int64 tensor")],
@@ -158,6 +170,8 @@ BAD_INPUTS = {
     "plotting.plot_mean_std_band": [((F2, F2, lambda t: t), {}, ValueError, r"x must have shape \(N, 1\)")],
     "plotting.plot_embeddings": [((torch.zeros(3, 3), torch.zeros(3, dtype=torch.int64)), {}, ValueError,
                                   r"z must have shape \(N, 2\)")],
+    "plotting.plot_distance_histograms": [(({"run": [0.1]},), {}, TypeError,
+                                           r"panels\['run'\] must be a tuple \(distances, same\)")],
 }
 
 SKIP_MODULES = {"course_pkg.homework", "course_pkg._validation"}
