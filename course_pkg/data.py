@@ -86,7 +86,8 @@ def make_lognormal_regression(n: int = 512, in_features: int = 8, noise: float =
                               task_seed: int = 0, device=None):
     r"""Positive targets with multiplicative noise: :math:`\log y = 0.5 + x\cdot w + \varepsilon`.
 
-    :math:`x \sim \mathcal N(0, I_d)`, :math:`w \sim \mathcal N(0, I_d / d)` and
+    :math:`x \sim \mathcal N(0, I_d)`, :math:`w` a random unit vector (so
+    :math:`x\cdot w \sim \mathcal N(0, 1)`) and
     :math:`\varepsilon \sim \mathcal N(0, \text{noise}^2)`, so :math:`y` given
     :math:`x` is log-normal: its median is :math:`e^{0.5 + x\cdot w}` and its mean
     :math:`e^{0.5 + x\cdot w + \text{noise}^2/2}`. The targets span orders of
@@ -108,9 +109,11 @@ def make_lognormal_regression(n: int = 512, in_features: int = 8, noise: float =
     _check_n(in_features, "in_features")
     if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < math.inf:
         raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
-    # w has its own stream (seeded 2**32 + task_seed), so it never repeats the samples' random numbers.
-    task = torch.Generator().manual_seed(2 ** 32 + _check_seed(task_seed))
-    w = torch.randn(in_features, 1, generator=task) / math.sqrt(in_features)
+    # w has its own stream: torch keeps 32 bits of a seed, and the offset 2**31 keeps w's stream apart from the
+    # samples' for every seed below 2**31, so w never repeats the samples' random numbers.
+    task = torch.Generator().manual_seed((2 ** 31 + _check_seed(task_seed)) % 2 ** 32)
+    w = torch.randn(in_features, 1, generator=task)
+    w = w / w.norm()
     g = generator(seed)
     x = torch.randn(n, in_features, generator=g)
     log_y = 0.5 + x @ w + noise * torch.randn(n, 1, generator=g)
