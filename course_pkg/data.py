@@ -11,10 +11,10 @@ import math
 import torch
 
 from course_pkg._validation import check_number, check_tensor
-from course_pkg.runtime import generator
+from course_pkg.runtime import _check_seed, generator
 
 __all__ = [
-    "make_regression", "make_bounded_regression", "make_positive_regression",
+    "make_regression", "make_bounded_regression", "make_positive_regression", "make_lognormal_regression",
     "make_binary", "make_multiclass", "make_multilabel", "make_heteroscedastic_regression",
     "subsample_class",
 ]
@@ -82,6 +82,44 @@ def make_positive_regression(n: int = 256, in_features: int = 8, seed: int = 0, 
     x = torch.randn(n, in_features, generator=g)
     y = torch.nn.functional.softplus(x @ w) + 0.1
     return x.to(device), y.to(device)
+
+
+def make_lognormal_regression(n: int = 512, in_features: int = 8, noise: float = 0.3, seed: int = 0,
+                              task_seed: int = 0, device=None):
+    r"""Positive targets with multiplicative noise: :math:`\log y = 0.5 + x\cdot w + \varepsilon`.
+
+    :math:`x \sim \mathcal N(0, I_d)`, :math:`w` a random unit vector (so
+    :math:`x\cdot w \sim \mathcal N(0, 1)`) and
+    :math:`\varepsilon \sim \mathcal N(0, \text{noise}^2)`, so :math:`y` given
+    :math:`x` is log-normal: its median is :math:`e^{0.5 + x\cdot w}` and its mean
+    :math:`e^{0.5 + x\cdot w + \text{noise}^2/2}`. The targets span orders of
+    magnitude and their errors are relative. The weights :math:`w` come from
+    ``task_seed`` and the samples from ``seed``: sets drawn with different
+    ``seed`` (train / test) share one rule.
+
+    Raises ``ValueError`` for a bad ``n``, ``in_features`` or ``noise`` and
+    ``TypeError`` for a bad seed.
+
+    Shapes: ``x`` (n, in_features), ``y`` (n, 1), float32; every ``y`` > 0.
+
+    Example:
+        >>> x, y = make_lognormal_regression(6)
+        >>> x.shape, y.shape, bool((y > 0).all())
+        (torch.Size([6, 8]), torch.Size([6, 1]), True)
+    """
+    _check_n(n)
+    _check_n(in_features, "in_features")
+    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < math.inf:
+        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    # w has its own stream: torch keeps 32 bits of a seed, and the offset 2**31 keeps w's stream apart from the
+    # samples' for every seed below 2**31, so w never repeats the samples' random numbers.
+    task = torch.Generator().manual_seed((2 ** 31 + _check_seed(task_seed)) % 2 ** 32)
+    w = torch.randn(in_features, 1, generator=task)
+    w = w / w.norm()
+    g = generator(seed)
+    x = torch.randn(n, in_features, generator=g)
+    log_y = 0.5 + x @ w + noise * torch.randn(n, 1, generator=g)
+    return x.to(device), torch.exp(log_y).to(device)
 
 
 def make_binary(n: int = 400, noise: float = 0.25, seed: int = 0, device=None):

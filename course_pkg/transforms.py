@@ -55,8 +55,12 @@ class _Softplus(torch.autograd.Function):
     @staticmethod
     def forward(ctx, z):
         ctx.save_for_backward(z)
-        # exp(-|z|) <= 1 never overflows; log1p keeps full precision when it is tiny.
-        return z.clamp(min=0) + torch.log1p(torch.exp(-z.abs()))
+        # exp(-|z|) <= 1 never overflows; log1p keeps full precision when it is tiny. Below the smallest normal
+        # number log1p(e) rounds to e itself, but PyTorch's vectorized CPU log1p (AVX2/AVX-512) returns 0 for the
+        # smallest subnormals, so there we take e directly: the result then does not depend on the CPU kernel.
+        e = torch.exp(-z.abs())
+        tail = torch.where(e < torch.finfo(z.dtype).tiny, e, torch.log1p(e))
+        return z.clamp(min=0) + tail
 
     @staticmethod
     def backward(ctx, grad_out):
@@ -68,12 +72,16 @@ def softplus(o: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
     r"""Softplus, :math:`g(o) = \frac{1}{\beta}\log(1 + e^{\beta o})`, a smooth positive output.
 
     Computed as :math:`\frac{1}{\beta}\big(\max(\beta o, 0) + \log(1 + e^{-|\beta o|})\big)`,
-    exact for every finite input (no overflow at ``o = 1000``, no premature zero
-    at ``o = -30`` in float64, no switch to a linear branch). Its gradient is
-    :math:`\sigma(\beta o)` everywhere, including at 0 and at ±1000.
+    without approximation for every finite input (no overflow at ``o = 1000``,
+    no premature zero at ``o = -30`` in float64, no switch to a linear branch).
+    Its gradient is :math:`\sigma(\beta o)` everywhere, including at 0 and at ±1000.
 
-    In floating point softplus *does* reach exactly 0: in float32 for
-    ``o <= -102.88``, in float64 for ``o <= -744.1`` (``beta = 1``).
+    In floating point softplus *does* reach exactly 0, where :math:`e^{\beta o}`
+    itself rounds to 0 (below half the smallest subnormal number): for
+    ``beta = 1`` at ``o <= -103.97`` in float32 and ``o <= -745.13`` in float64,
+    on every CPU kernel (a bare ``torch.log1p(torch.exp(o))`` reaches 0 at
+    -102.87 and -744.03 on AVX2/AVX-512 CPUs, whose vectorized log1p returns 0
+    for the smallest subnormal input). The gradient reaches 0 at the same points.
 
     Args:
         o: raw outputs, any shape, floating dtype.

@@ -65,6 +65,8 @@ BAD_INPUTS = {
     "data.make_regression": [((), {"n": -1}, ValueError, "n must be a positive int")],
     "data.make_bounded_regression": [((), {"low": 2.0, "high": 1.0}, ValueError, "low < high")],
     "data.make_positive_regression": [((), {"in_features": 0}, ValueError, "in_features must be a positive int")],
+    "data.make_lognormal_regression": [((), {"noise": -1.0}, ValueError, "noise must be a finite number >= 0"),
+                                       ((), {"in_features": 0}, ValueError, "in_features must be a positive int")],
     "data.make_binary": [((), {"n": 2.5}, ValueError, "n must be a positive int")],
     "data.make_multiclass": [((), {"num_classes": 0}, ValueError, "num_classes must be a positive int")],
     "data.subsample_class": [((M32, torch.zeros(3, 1), 0.0, 0.0), {}, ValueError, r"fraction must lie in \(0, 1\]"),
