@@ -258,7 +258,7 @@ def grade_file(path: Path, chapters: dict, registry: dict, options: Options, *, 
     suspicious = scan.tampering(sources, trusted=trusted, indices=[c["index"] for c in code])
     if suspicious:
         row.reasons.append("code worth a look (graded outside the kernel all the same): "
-                           + "; ".join(suspicious[:4]) + (" …" if len(suspicious) > 4 else ""))
+                           + "; ".join(suspicious[:8]) + (" …" if len(suspicious) > 8 else ""))
     seed = secrets.randbits(62) + 1
     try:
         specs = _plan(registry, exercises, seed)
