@@ -288,7 +288,15 @@ def probe_exercise(answer, spec: dict, *, call=None, progress=None) -> dict:
     exercise's ``time_limit`` is shared by all its calls. ``progress(record)`` is called after each call.
     """
     torch = _torch()
-    call = call or alarm_call
+    saved = torch.get_default_dtype(), torch.is_grad_enabled()
+    try:
+        return _probe(torch, answer, spec, call or alarm_call, progress)
+    finally:  # the notebook's own settings come back
+        torch.set_default_dtype(saved[0])
+        torch.set_grad_enabled(saved[1])
+
+
+def _probe(torch, answer, spec, call, progress):
     record = {"format": FORMAT, "answer": describe_answer(answer), "calls": []}
     if record["answer"]["kind"] != "callable":
         return record
@@ -347,7 +355,6 @@ def probe_exercise(answer, spec: dict, *, call=None, progress=None) -> dict:
         _finish(entry, cpu0, wall0)
         if progress:
             progress(record)
-    reset_torch_state()
     return record
 
 
