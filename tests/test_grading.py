@@ -84,7 +84,7 @@ def copy():  # take a classmate's answer
 attempt("copy", copy)
 attempt("daemon", lambda: subprocess.Popen(["/bin/sh", "-c", "sleep 4; echo hacked > " + paths["csv"]
                                           + "; echo hacked > " + paths["marker"]], start_new_session=True))
-attempt("host", lambda: open("/tmp/course_grading_was_here", "w").write("x"))
+attempt("host", lambda: open(paths["host"], "w").write("x"))
 print(done)"""
 
 
@@ -215,7 +215,7 @@ def _build_folder(root: Path) -> dict:
     folder.mkdir()
     out = root / "out" / "grades.csv"
     paths = {"folder": str(folder), "classmate": str(folder / "correct.ipynb"), "csv": str(out),
-             "marker": str(root / "marker")}
+             "marker": str(root / "marker"), "host": f"/tmp/course-grading-was-here-{os.getpid()}-{time.time_ns()}"}
     texts = {name: text for name, (text, _) in HONEST.items() if text}
     texts.update({name: text for name, text in HOSTILE.items() if text})
     texts["attack_files"] = notebook(HEADER, WRONG, attack_files(paths), CHECKS)
@@ -368,7 +368,7 @@ def test_nothing_outside_the_sandboxes_changed(graded):
     assert b"mallory" not in graded["csv"] and b"hacked" not in graded["csv"]
     assert not Path(graded["built"]["paths"]["marker"]).exists()
     assert not (ROOT / "course_pkg" / "homework" / "exercises" / "zz_hacked.py").exists()
-    assert not Path("/tmp/course_grading_was_here").exists()
+    assert not Path(graded["built"]["paths"]["host"]).exists()   # the sandbox's /tmp is its own
 
 
 def test_classmates_cannot_be_copied(graded):
@@ -412,13 +412,18 @@ print("box-write", attempt(lambda: open("/tmp/box/work/x", "w").write("x")))
 print("classmate", attempt(lambda: open({str(secret / "classmate.ipynb")!r}).read()))
 print("network", attempt(lambda: socket.create_connection(("1.1.1.1", 53), timeout=2)))
 print("pids", len([p for p in os.listdir("/proc") if p.isdigit()]))
-subprocess.Popen(["/bin/sh", "-c", "sleep 30"], start_new_session=True)
+subprocess.Popen(["/bin/sh", "-c", "sleep 31.4159"], start_new_session=True)
 """
     result, log = _in_sandbox(tmp_path, code, hide=(secret,))
     assert result["returncode"] == 0, log
     assert "repo-write no" in log and "box-write yes" in log and "classmate no" in log and "network no" in log
     assert int(log.split("pids ")[1].split()[0]) < 10, log
-    assert subprocess.run(["pgrep", "-f", "^sleep 30$"], capture_output=True).stdout == b""
+    for _ in range(50):  # the PID namespace's processes are killed when the sandbox ends
+        left = subprocess.run(["pgrep", "-f", "^sleep 31.4159$"], capture_output=True).stdout
+        if not left:
+            break
+        time.sleep(0.1)
+    assert left == b"", left
 
 
 def test_sandbox_limits_memory_and_file_size(tmp_path, sandbox_ready):
