@@ -352,3 +352,13 @@ def test_forged_plain_data_that_matches_the_reference_is_what_passing_means():
     assert replay.judge(ex, spec, honest)[0].status is Status.PASSED
     forged = replay.roundtrip(probe.probe_exercise(lambda o, lo, hi: scale_to_range(o, lo, hi) * 1.01, spec))
     assert replay.judge(ex, spec, forged)[0].status is Status.FAILED
+
+
+def test_every_check_can_be_judged_outside_the_kernel():
+    """Each exercise has a reference that passes its own check, so the grader can record its plan
+    (a check without one still works in a notebook; course_pkg/homework/exercises/__init__.py says how to convert it)."""
+    from course_pkg.homework import replay
+    for ex_id, ex in load_all().items():
+        assert ex.reference is not None, f"{ex_id}: no reference= (see course_pkg/homework/exercises/__init__.py)"
+        spec = replay.plan_exercise(ex, seed=99)
+        assert spec["calls"], ex_id

@@ -209,7 +209,7 @@ class Options:
 
 
 def _plan(registry, exercises, seed):
-    return [None if registry.get(exercise_id) is None else
+    return [None if getattr(registry.get(exercise_id), "reference", None) is None else
             replay.plan_exercise(registry[exercise_id], seed=seed, answer_name=answer)
             for exercise_id, answer in exercises]
 
@@ -310,7 +310,8 @@ def grade_file(path: Path, chapters: dict, registry: dict, options: Options, *, 
             pass
     for exercise_id, (status, message) in row.results.items():
         if (status, message) == ("ERROR", "not graded"):
-            row.results[exercise_id] = ("ERROR", "not graded: no checker for this exercise")
+            row.results[exercise_id] = ("ERROR", "not graded: no checker for this exercise, or one without a "
+                                        "reference (not converted to plan and judge yet)")
     row.seconds["total"] = time.monotonic() - started
     return row
 

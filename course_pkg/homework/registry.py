@@ -17,6 +17,10 @@ as dotted names (a module prefix such as ``"course_pkg"``, a function such as
 object); the grader flags answers whose code uses one
 (:mod:`course_pkg.homework.scan`).
 
+A check registered without ``reference`` (the earlier style) still works in a notebook, run in
+the student's process as before, but the grader cannot judge it outside the kernel and reports
+ERROR for it; ``exercises/__init__.py`` says how to convert it.
+
 A chapter module that fails to import does not break the others: its error is
 kept in :func:`load_errors`, and checking one of its ids reports ERROR.
 """
@@ -41,7 +45,7 @@ class Exercise:
     answer: str = "answer"
 
 
-def exercise(exercise_id: str, *, reference, time_limit: float = 10.0, description: str = "",
+def exercise(exercise_id: str, *, reference=None, time_limit: float = 10.0, description: str = "",
              forbidden=(), answer: str = "answer"):
     """Decorator registering ``checker`` under ``exercise_id`` (``"chapter.name"``).
 
@@ -52,7 +56,7 @@ def exercise(exercise_id: str, *, reference, time_limit: float = 10.0, descripti
         raise ValueError(f"exercise_id must look like 'chapter.name', got {exercise_id!r}")
     if not (isinstance(time_limit, (int, float)) and time_limit > 0):
         raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
-    if not callable(reference):
+    if reference is not None and not callable(reference):
         raise ValueError(f"reference must be a correct answer (a function), got {reference!r}")
     if isinstance(forbidden, str) or not all(isinstance(f, str) and f for f in forbidden):
         raise ValueError(f"forbidden must be a tuple of dotted names, got {forbidden!r}")
