@@ -66,10 +66,13 @@ retarget: $(INSTALLED)
 students: $(INSTALLED)
 	$(BIN)/python -m course_pkg.homework.student
 
-## grade: make grade SUBMISSIONS=folder [OUT=grades.csv] [TIMEOUT=60]: grade every .ipynb in the folder
+## grade: make grade SUBMISSIONS=folder [OUT=grades.csv] [TIMEOUT=60] [GRADE_FLAGS=--no-sandbox]: grade every
+## file in the folder, each in a bubblewrap sandbox (Debian's bubblewrap, installed here when missing: root or sudo -n)
 grade: $(INSTALLED)
 	test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder"; exit 2; }
-	$(BIN)/python -m course_pkg.homework.grading "$(SUBMISSIONS)" --out "$(or $(OUT),grades.csv)" --timeout $(or $(TIMEOUT),60)
+	command -v bwrap >/dev/null || $(BIN)/python -c "from course_pkg.homework.sandbox import install_bwrap; install_bwrap(quiet=False)" || true
+	$(BIN)/python -m course_pkg.homework.grading "$(SUBMISSIONS)" --out "$(or $(OUT),grades.csv)" \
+	  --timeout $(or $(TIMEOUT),60) --jobs $(JOBS) $(GRADE_FLAGS)
 
 ## stability: re-run the chapters in the machine's native numerics (its vector units, MKL's own code path, two
 ## threads) and list every printed value that differs from the stored one: those print more digits than are stable.
