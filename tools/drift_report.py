@@ -16,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+UNLOCKED = {"pip", "setuptools"}  # pip-compile leaves these out of a lock on purpose
 
 
 def canonical(name: str) -> str:
@@ -39,7 +40,7 @@ def version_changes(lock: dict[str, str], now: dict[str, str]) -> list[tuple[str
     """(package, locked, installed) for every package whose version differs, or that only one side has."""
     rows = []
     for name in sorted(set(lock) | set(now)):
-        if name == "course-pkg":
+        if name == "course-pkg" or (name in UNLOCKED and name not in lock):
             continue
         a, b = lock.get(name, "—"), now.get(name, "—")
         if a != b:
