@@ -17,6 +17,7 @@ notebooks in ``book/`` are never touched.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -45,7 +46,10 @@ def pytest_configure(config):
         for old in folder.iterdir():
             old.unlink()
         # What the record is made from; the import refuses it if anything changed before the site is built.
-        (folder / "fingerprint.json").write_text(json.dumps({"digests": execute_book.digests()}))
+        # nbval's kernels inherit this process's environment: record the numerical part as it really is.
+        environment = {k: os.environ.get(k) for k in execute_book.NUMERICS_ENV}
+        (folder / "fingerprint.json").write_text(json.dumps({"digests": execute_book.digests(),
+                                                             "environment": environment}))
     config.pluginmanager.register(Recorder(folder), "nbval-recorder")
 
 

@@ -138,9 +138,12 @@ def fill_cache(executed: dict[str, tuple[nbformat.NotebookNode, float]], items: 
 def from_record(folder: Path) -> str | None:
     """Fill the cache from nbval's recorded run; return None on success, else why the record cannot be used."""
     try:
-        recorded = json.loads((folder / "fingerprint.json").read_text())["digests"]
+        record = json.loads((folder / "fingerprint.json").read_text())
+        recorded, environment = record["digests"], record["environment"]
     except (OSError, ValueError, KeyError):
         return f"no record in {folder}"
+    if environment != NUMERICS_ENV:
+        return f"nbval ran with {environment}, not the numerical environment {NUMERICS_ENV}"
     now = fingerprint()
     if fingerprint(recorded) != now:
         return "these changed after nbval started: " + ", ".join(changed(recorded, digests()))
