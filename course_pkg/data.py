@@ -124,7 +124,22 @@ def make_multiclass(n: int = 600, num_classes: int = 3, noise: float = 0.2, seed
 
 # ---------------------------------------------------------------- outputs with structure
 
-__all__ += ["make_counts", "make_ordinal", "make_angles", "make_selection"]  # chapter "Outputs with structure"
+__all__ += ["count_rate", "make_counts", "make_ordinal", "make_angles", "make_selection"]  # chapter "Outputs with structure"
+
+from course_pkg._validation import check_tensor  # noqa: E402  (imported here to keep this section self-contained)
+
+
+def count_rate(x: torch.Tensor) -> torch.Tensor:
+    r"""The true Poisson rate of :func:`make_counts`, :math:`\lambda(x) = \exp(1 + 1.5x + 0.4\sin 3x)`.
+
+    Shape: any; same shape out.
+
+    Example:
+        >>> count_rate(torch.tensor([0.0]))
+        tensor([2.7183])
+    """
+    check_tensor(x, "x", floating=True)
+    return torch.exp(1.0 + 1.5 * x + 0.4 * torch.sin(3 * x))
 
 
 def make_counts(n: int = 300, seed: int = 0, device=None, return_rate: bool = False):
@@ -144,7 +159,7 @@ def make_counts(n: int = 300, seed: int = 0, device=None, return_rate: bool = Fa
     _check_n(n)
     g = generator(seed)
     x = torch.rand(n, 1, generator=g) * 4 - 2
-    rate = torch.exp(1.0 + 1.5 * x + 0.4 * torch.sin(3 * x))
+    rate = count_rate(x)
     y = torch.poisson(rate, generator=g)
     out = (x.to(device), y.to(device))
     return out + (rate.to(device),) if return_rate else out

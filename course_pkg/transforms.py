@@ -288,6 +288,8 @@ def sparsemax(o: torch.Tensor, dim: int = -1) -> torch.Tensor:
     check_tensor(o, "o", floating=True, min_dim=1)
     dim = check_dim(o, dim, "dim")
     check_no_nan(o, "o")
+    if dim == o.dim() - 1:
+        return _Sparsemax.apply(o)
     return _Sparsemax.apply(o.movedim(dim, -1)).movedim(-1, dim)
 
 
