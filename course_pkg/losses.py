@@ -122,7 +122,11 @@ def von_mises_nll(loc: torch.Tensor, concentration: torch.Tensor, angle: torch.T
     (``torch.special.i0e(k)`` is :math:`e^{-\kappa} I_0(\kappa)`, which never
     overflows; ``torch.special.i0`` overflows to inf from
     :math:`\kappa \approx 88.7` in float32 and :math:`\approx 709.8` in
-    float64). Finite for :math:`\kappa` up to :math:`10^4` and beyond. The
+    float64). That :math:`+\kappa` cancels against :math:`-\kappa\cos(\theta - \mu)`,
+    so the loss is computed as
+    :math:`2\kappa\sin^2\big((\theta - \mu)/2\big) + \log\big(2\pi\,\mathrm{i0e}(\kappa)\big)`,
+    with no large terms to cancel: finite and accurate for :math:`\kappa` up to
+    :math:`10^4` and far beyond. The
     angle enters only through :math:`\cos(\theta - \mu)`, so
     :math:`\theta` and :math:`\theta + 2\pi` give the same loss. For a fixed
     :math:`\kappa` it is :math:`\kappa(1 - \cos(\theta - \mu))` plus a
@@ -146,9 +150,11 @@ def von_mises_nll(loc: torch.Tensor, concentration: torch.Tensor, angle: torch.T
     if concentration.numel() and not bool((concentration > 0).all()):
         raise ValueError("concentration must be > 0 everywhere (use a positive head such as softplus), "
                          f"got a minimum of {concentration.min().item():g}")
-    # log(2 pi I0(k)) = log(2 pi i0e(k)) + k: i0e(k) = exp(-k) I0(k) lies in (0, 1], nothing overflows.
-    log_normalizer = torch.log(2 * torch.pi * torch.special.i0e(concentration)) + concentration
-    return (-concentration * torch.cos(angle - loc) + log_normalizer).mean()
+    # log(2 pi I0(k)) = log(2 pi i0e(k)) + k, with i0e(k) = exp(-k) I0(k) in (0, 1]: nothing overflows. The + k
+    # cancels against -k cos(d): k (1 - cos d) = 2 k sin^2(d / 2), which loses no digits even when d is tiny.
+    half_gap = (angle - loc) / 2
+    return (2 * concentration * torch.sin(half_gap) ** 2
+            + torch.log(2 * torch.pi * torch.special.i0e(concentration))).mean()
 
 
 def bce_with_logits(logits: torch.Tensor, target: torch.Tensor, pos_weight=None) -> torch.Tensor:

@@ -325,3 +325,12 @@ def test_plotting_helpers():
                                                          "b": {"2x": 2 * torch.linspace(0, 1, 5)}})
     assert fig.axes[0].get_ylim() == fig.axes[1].get_ylim()
     assert "Figure with 2 panels" in repr(fig)
+
+
+def test_von_mises_nll_has_no_cancellation_at_large_concentration():
+    # -k cos(d) + k would cancel to a few digits in float32; 2 k sin^2(d/2) keeps them
+    for kappa, d in [(1e4, 1e-3), (1e30, 1e-3), (50.0, 1e-4)]:
+        k32, d32 = torch.tensor([kappa]), torch.tensor([d])
+        ours = losses.von_mises_nll(torch.zeros(1), k32, d32).item()
+        exact = losses.von_mises_nll(torch.zeros(1, dtype=F64), k32.double(), d32.double()).item()
+        assert math.isclose(ours, exact, rel_tol=1e-5), (kappa, d, ours, exact)
