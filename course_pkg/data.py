@@ -201,6 +201,153 @@ def make_multiclass(n: int = 600, num_classes: int = 3, noise: float = 0.2, seed
     return x.to(device), label.to(device)
 
 
+# ---------------------------------------------------------------- outputs with structure
+
+__all__ += ["count_rate", "make_counts", "make_ordinal", "make_angles", "make_selection"]  # chapter "Outputs with structure"
+
+from course_pkg._validation import check_tensor  # noqa: E402  (imported here to keep this section self-contained)
+
+
+def count_rate(x: torch.Tensor) -> torch.Tensor:
+    r"""The true Poisson rate of :func:`make_counts`, :math:`\lambda(x) = \exp(1 + 1.5x + 0.4\sin 3x)`.
+
+    Shape: any; same shape out.
+
+    Example:
+        >>> count_rate(torch.tensor([0.0]))
+        tensor([2.7183])
+    """
+    check_tensor(x, "x", floating=True)
+    return torch.exp(1.0 + 1.5 * x + 0.4 * torch.sin(3 * x))
+
+
+def make_counts(n: int = 300, seed: int = 0, device=None, return_rate: bool = False):
+    r"""1-D count data: :math:`y \sim \mathrm{Poisson}(\lambda(x))` with :math:`\log\lambda(x) = 1 + 1.5x + 0.4\sin 3x`.
+
+    ``x`` uniform on [-2, 2], so the rate runs from about 0.15 to about 49:
+    mostly zeros and ones on the left, counts in the tens on the right.
+    Shapes: ``x`` (n, 1), ``y`` (n, 1) float32 holding whole numbers >= 0
+    (ready for :func:`course_pkg.losses.poisson_nll`); with
+    ``return_rate=True`` also the true rate :math:`\lambda(x)` (n, 1).
+
+    Example:
+        >>> x, y, rate = make_counts(6, return_rate=True)
+        >>> bool((y >= 0).all() and (y == y.round()).all()), bool((rate > 0).all())
+        (True, True)
+    """
+    _check_n(n)
+    g = generator(seed)
+    x = torch.rand(n, 1, generator=g) * 4 - 2
+    rate = count_rate(x)
+    y = torch.poisson(rate, generator=g)
+    out = (x.to(device), y.to(device))
+    return out + (rate.to(device),) if return_rate else out
+
+
+def make_ordinal(n: int = 200, num_classes: int = 7, noise: float = 0.5, seed: int = 0, device=None):
+    r"""Ordinal labels 0..K-1 cut from a noisy latent score at unevenly spaced thresholds.
+
+    :math:`x \sim \mathcal N(0, I_2)`, latent score
+    :math:`s = x_1 + \tfrac12 x_2^2 - \tfrac12 + \varepsilon` with
+    :math:`\varepsilon \sim \mathcal N(0, \text{noise}^2)`, and
+    :math:`y = \#\{k : s > c_k\}` for the K-1 increasing cut points
+    :math:`c_k = t_k^3/4 + t_k/2`, :math:`t` evenly spaced on [-1.5, 2]. The
+    labels are ordered (a larger score gives a larger label) but not evenly
+    spaced in the score: the gap between neighbouring cut points varies
+    from about 0.4 to about 1.8 for K = 7.
+
+    Shapes: ``x`` (n, 2) float32, ``y`` (n,) int64 in 0..num_classes-1.
+
+    Example:
+        >>> x, y = make_ordinal(500, num_classes=5)
+        >>> x.shape, int(y.min()), int(y.max())
+        (torch.Size([500, 2]), 0, 4)
+    """
+    _check_n(n)
+    _check_n(num_classes, "num_classes")
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be >= 2 for ordinal labels, got {num_classes}")
+    if not noise >= 0:
+        raise ValueError(f"noise must be >= 0, got {noise!r}")
+    g = generator(seed)
+    x = torch.randn(n, 2, generator=g)
+    score = x[:, 0] + 0.5 * x[:, 1] ** 2 - 0.5 + noise * torch.randn(n, generator=g)
+    t = torch.linspace(-1.5, 2.0, num_classes - 1)
+    cuts = t ** 3 / 4 + t / 2
+    y = (score.unsqueeze(1) > cuts).sum(dim=1)
+    return x.to(device), y.to(device)
+
+
+def make_angles(n: int = 300, seed: int = 0, device=None, return_concentration: bool = False):
+    r"""Angles (radians) that depend smoothly on a 1-D input and wrap around at :math:`\pm\pi`.
+
+    ``x`` uniform on [-1, 1]; the angle is :math:`\theta = \mathrm{wrap}(2.5x + 1.2 + \varepsilon)`
+    with von Mises noise :math:`\varepsilon \sim \mathrm{VM}(0, \kappa(x))`,
+    :math:`\kappa(x) = 1/s(x)^2` for the spread :math:`s(x) = 0.1 + 0.15\,(x + 1)` (0.1 to 0.4
+    radians), and :math:`\mathrm{wrap}` mapping into :math:`(-\pi, \pi]`. The
+    direction :math:`2.5x + 1.2` passes :math:`\pi` near :math:`x = 0.78`,
+    so the targets jump from near :math:`+\pi` to near :math:`-\pi` there, although the
+    direction itself moves smoothly. The noise is drawn by
+    ``torch.distributions.VonMises`` under a forked, seeded global generator
+    (the global random state is left untouched).
+
+    Shapes: ``x`` (n, 1) float32, ``theta`` (n,) float32; with
+    ``return_concentration=True`` also :math:`\kappa(x)` (n,).
+
+    Example:
+        >>> x, theta = make_angles(100)
+        >>> bool((theta > -3.1416).all() and (theta <= 3.1416).all())
+        True
+    """
+    _check_n(n)
+    g = generator(seed)
+    x = torch.rand(n, 1, generator=g) * 2 - 1
+    spread = 0.1 + 0.15 * (x[:, 0] + 1)
+    kappa = 1 / spread ** 2
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        noise = torch.distributions.VonMises(torch.zeros(n), kappa).sample()
+    raw = 2.5 * x[:, 0] + 1.2 + noise
+    theta = torch.atan2(torch.sin(raw), torch.cos(raw))
+    theta = torch.where(theta == -math.pi, torch.full_like(theta, math.pi), theta)  # (-pi, pi]
+    out = (x.to(device), theta.to(device))
+    return out + (kappa.to(device),) if return_concentration else out
+
+
+def make_selection(n: int = 400, items: int = 8, seed: int = 0, device=None, return_relevant: bool = False):
+    r"""Sets of items where the target averages the values of the few *relevant* items.
+
+    Each sample holds ``items`` items with three features
+    :math:`f \sim \mathcal N(0, I_3)` and a value :math:`v \sim \mathcal N(0, 1)`.
+    An item is relevant when :math:`f_1 > 0.8` (probability about 0.21; a sample
+    with none gets its item with the largest :math:`f_1`), and the target is
+    the mean value of the relevant items, :math:`y = \sum_i r_i v_i / \sum_i r_i`.
+    A model must learn which items to attend to: weights that are exactly
+    uniform on the relevant items and exactly 0 elsewhere give a perfect fit.
+
+    Shapes: ``x`` (n, items, 4) float32 with the features first and the value
+    last; ``y`` (n, 1); with ``return_relevant=True`` also the relevance mask
+    (n, items) bool.
+
+    Example:
+        >>> x, y, relevant = make_selection(5, return_relevant=True)
+        >>> x.shape, y.shape, bool(relevant.any(dim=1).all())
+        (torch.Size([5, 8, 4]), torch.Size([5, 1]), True)
+    """
+    _check_n(n)
+    _check_n(items, "items")
+    g = generator(seed)
+    features = torch.randn(n, items, 3, generator=g)
+    values = torch.randn(n, items, generator=g)
+    relevant = features[..., 0] > 0.8
+    none = ~relevant.any(dim=1)
+    relevant[none, features[none, :, 0].argmax(dim=1)] = True
+    y = (values * relevant).sum(dim=1, keepdim=True) / relevant.sum(dim=1, keepdim=True)
+    x = torch.cat([features, values.unsqueeze(-1)], dim=-1)
+    out = (x.to(device), y.to(device))
+    return out + (relevant.to(device),) if return_relevant else out
+
+
 def make_multilabel(n: int = 600, rates=(0.5, 0.3, 0.12, 0.04), in_features: int = 6, label_noise: float = 0.3,
                     seed: int = 0, task_seed: int = 0, device=None):
     r"""Multi-label data: each sample carries any subset of K labels (not mutually exclusive), some rare.

@@ -77,6 +77,57 @@ def binary_counts(pred: torch.Tensor, target: torch.Tensor) -> dict:
             "precision": rate(tp, tp + fp), "recall": rate(tp, tp + fn), "accuracy": rate(tp + tn, p.numel())}
 
 
+# ---------------------------------------------------------------- outputs with structure
+
+__all__ += ["mean_poisson_deviance", "mean_angular_error"]  # chapter "Outputs with structure"
+
+
+def mean_poisson_deviance(rate: torch.Tensor, target: torch.Tensor) -> float:
+    r"""Mean Poisson deviance of predicted rates, :math:`\frac1N\sum_n 2\big(y_n\log\frac{y_n}{\lambda_n} - (y_n - \lambda_n)\big)`.
+
+    Twice the gap between the Poisson negative log-likelihood of the
+    predictions and that of the saturated model :math:`\lambda_n = y_n`, so it
+    is :math:`\ge 0`, and 0 only for a perfect fit; a term with :math:`y_n = 0`
+    is :math:`2\lambda_n` (:math:`0 \log 0 = 0`). Lower is better; unlike
+    the raw NLL it does not depend on :math:`\log y!`.
+
+    Shapes: ``rate`` (:math:`\lambda > 0`) and ``target`` (counts >= 0) identical, floating.
+
+    Example:
+        >>> mean_poisson_deviance(torch.tensor([1.0, 2.0]), torch.tensor([0.0, 2.0]))
+        1.0
+    """
+    check_tensor(rate, "rate", floating=True)
+    check_tensor(target, "target", floating=True)
+    check_same_shape(rate, target, "rate", "target")
+    if rate.numel() and not bool((rate > 0).all()):
+        raise ValueError("rate must be > 0 everywhere (predicted Poisson rates, e.g. exp of the log-rate)")
+    if target.numel() and bool((target < 0).any()):
+        raise ValueError("target must hold counts >= 0")
+    lam, y = rate.detach().double(), target.detach().double()
+    return float((2 * (torch.xlogy(y, y) - torch.xlogy(y, lam) - (y - lam))).mean())
+
+
+def mean_angular_error(pred: torch.Tensor, target: torch.Tensor) -> float:
+    r"""Mean absolute angle between predicted and true directions, in radians, in :math:`[0, \pi]`.
+
+    :math:`\frac1N\sum_n |\mathrm{wrap}(\hat\theta_n - \theta_n)|` with
+    :math:`\mathrm{wrap}(a) = \operatorname{atan2}(\sin a, \cos a)`, so
+    :math:`3.1` against :math:`-3.1` is an error of :math:`2\pi - 6.2 \approx 0.08`, not 6.2.
+
+    Shapes: ``pred`` and ``target`` identical, angles in radians, floating.
+
+    Example:
+        >>> round(mean_angular_error(torch.tensor([3.1]), torch.tensor([-3.1])), 4)
+        0.0832
+    """
+    check_tensor(pred, "pred", floating=True)
+    check_tensor(target, "target", floating=True)
+    check_same_shape(pred, target, "pred", "target")
+    d = pred.detach().double() - target.detach().double()
+    return float(torch.atan2(torch.sin(d), torch.cos(d)).abs().mean())
+
+
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple:
     r"""The Wilson score interval for a rate :math:`k/n` (Wilson 1927), as ``(low, high)``.
 

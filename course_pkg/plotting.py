@@ -451,6 +451,89 @@ def plot_mean_std_band(x: torch.Tensor, y: torch.Tensor, predict, *, k: float = 
     return fig
 
 
+# ---------------------------------------------------------------- outputs with structure
+
+__all__ += ["plot_curves", "plot_angles"]  # chapter "Outputs with structure"
+
+
+def plot_curves(x: torch.Tensor, panels: dict, *, xlabel: str = "x", ylabel: str = "value", title: str = ""):
+    """Curves over a shared 1-D grid, one panel per entry, panels side by side with a shared y axis.
+
+    Args:
+        x: the grid, a 1-D tensor of M points.
+        panels: mapping panel title -> {curve label: tensor of M values}.
+        xlabel, ylabel: axis labels; title: an optional figure title.
+
+    Example:
+        >>> x = torch.linspace(0, 1, 5)
+        >>> fig = plot_curves(x, {"a": {"x": x, "x^2": x ** 2}, "b": {"1 - x": 1 - x}})
+        >>> len(fig.axes), [len(ax.lines) for ax in fig.axes]
+        (2, [2, 1])
+    """
+    check_tensor(x, "x", floating=True)
+    if x.dim() != 1:
+        raise ValueError(f"x must be a 1-D grid, got shape {tuple(x.shape)}")
+    if not isinstance(panels, dict) or not panels or not all(isinstance(c, dict) and c for c in panels.values()):
+        raise TypeError("panels must be a non-empty dict panel title -> non-empty dict label -> values")
+    fig, axes = new_figure(ncols=len(panels), width=4.4, height=3.6)
+    axes = axes if isinstance(axes, list) else [axes]
+    with _style():
+        for ax, (panel, curves) in zip(axes, panels.items()):
+            for i, (label, values) in enumerate(curves.items()):
+                ax.plot(_np(x), _np(values).ravel(), color=COLORS[i % len(COLORS)], label=label)
+            ax.set(xlabel=xlabel, ylabel=ylabel, title=panel)
+            ax.legend(fontsize=8)
+        lows, highs = zip(*(ax.get_ylim() for ax in axes))
+        for ax in axes:
+            ax.set_ylim(min(lows), max(highs))
+        if title:
+            fig.suptitle(title)
+    return fig
+
+
+def plot_angles(x: torch.Tensor, theta: torch.Tensor, predictions: dict, *, title: str = ""):
+    r"""Angle-valued 1-D data :math:`\theta(x) \in [-\pi, \pi]` with each model's predicted angle.
+
+    A predicted curve is broken wherever it jumps by more than :math:`\pi`
+    between neighbouring grid points (a wrap from :math:`+\pi` to
+    :math:`-\pi`), so no vertical line is drawn across the plot: a curve that
+    *does* cross the plot is a prediction passing through the angles between.
+
+    Args:
+        x: inputs (N, 1); theta: angles (N,) or (N, 1) in radians.
+        predictions: mapping label -> callable ``grid (M, 1) -> angles (M,)``.
+
+    Example:
+        >>> x = torch.linspace(-1, 1, 9).unsqueeze(1)
+        >>> fig = plot_angles(x, 3 * x.squeeze(1), {"3x": lambda t: 3 * t.squeeze(1)})
+    """
+    import math
+
+    check_tensor(x, "x", floating=True)
+    check_tensor(theta, "theta", floating=True)
+    if x.dim() != 2 or x.shape[1] != 1:
+        raise ValueError(f"x must have shape (N, 1), got {tuple(x.shape)}")
+    if theta.numel() != x.shape[0]:
+        raise ValueError(f"theta must hold one angle per input, got {theta.numel()} for {x.shape[0]} inputs")
+    fig, ax = new_figure(width=6.0, height=3.8)
+    grid = torch.linspace(float(x.min()), float(x.max()), 400, device=x.device).unsqueeze(1)
+    with _style():
+        ax.scatter(_np(x).ravel(), _np(theta).ravel(), s=8, color="0.6", label="data")
+        with torch.no_grad():
+            for i, (label, predict) in enumerate(predictions.items()):
+                g, a = _np(grid).ravel(), _np(predict(grid)).ravel().copy()
+                jumps = (abs(a[1:] - a[:-1]) > math.pi).nonzero()[0]
+                g, a = [list(v) for v in (g, a)]
+                for j in reversed(jumps):  # a NaN between two points breaks the line there
+                    g.insert(j + 1, float("nan"))
+                    a.insert(j + 1, float("nan"))
+                ax.plot(g, a, color=COLORS[i % len(COLORS)], label=label)
+        ax.set_yticks([-math.pi, -math.pi / 2, 0, math.pi / 2, math.pi], ["−π", "−π/2", "0", "π/2", "π"])
+        ax.set(xlabel="x", ylabel="angle θ (radians)", title=title, ylim=(-math.pi - 0.3, math.pi + 0.3))
+        ax.legend(loc="lower left", fontsize=9)
+    return fig
+
+
 def plot_embeddings(z: torch.Tensor, labels: torch.Tensor, title: str = "", *, unit_circle: bool = True):
     """Scatter 2-D embeddings coloured by class (identity), with the unit circle drawn for reference.
 

@@ -233,6 +233,74 @@ def softmax(o: torch.Tensor, dim: int = -1) -> torch.Tensor:
     return e / e.sum(dim=dim, keepdim=True)
 
 
+# ---------------------------------------------------------------- sparse probabilities
+
+__all__ += ["sparsemax"]  # chapter "Outputs with structure"
+
+
+class _Sparsemax(torch.autograd.Function):
+    """sparsemax along the last dimension; backward is the Jacobian of the projection on its support."""
+
+    @staticmethod
+    def forward(ctx, z):
+        # Shift by the max first: the result is unchanged (sparsemax is shift-invariant) and the running
+        # sums below stay of the size of the logit *gaps*, so nothing large cancels at logits of 1000.
+        z = z - z.amax(dim=-1, keepdim=True)
+        z_sorted = z.sort(dim=-1, descending=True).values
+        cumsum = z_sorted.cumsum(dim=-1)
+        k = torch.arange(1, z.shape[-1] + 1, dtype=z.dtype, device=z.device)
+        # The support size k(z) is the largest k with 1 + k z_(k) > sum_{j<=k} z_(j) (true for k = 1).
+        in_support = 1 + k * z_sorted > cumsum
+        size = in_support.sum(dim=-1, keepdim=True)
+        tau = (cumsum.gather(-1, size - 1) - 1) / size.to(z.dtype)
+        p = (z - tau).clamp(min=0)
+        ctx.save_for_backward(p)
+        return p
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (p,) = ctx.saved_tensors
+        support = (p > 0).to(grad_out.dtype)
+        # J = diag(s) - s s^T / |S| with s the support indicator: J v = s * (v - mean of v over S).
+        mean_on_support = (grad_out * support).sum(dim=-1, keepdim=True) / support.sum(dim=-1, keepdim=True)
+        return support * (grad_out - mean_on_support)
+
+
+def sparsemax(o: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    r"""Sparsemax, the Euclidean projection of the logits onto the probability simplex.
+
+    .. math::
+        \mathrm{sparsemax}(o) = \arg\min_{p \in \Delta} \lVert p - o \rVert_2^2
+        = \max(o - \tau(o), 0),
+
+    where :math:`\tau` is set so the entries sum to 1: with the logits sorted,
+    :math:`o_{(1)} \ge o_{(2)} \ge \dots`, the support size is
+    :math:`k(o) = \max\{k : 1 + k\,o_{(k)} > \sum_{j \le k} o_{(j)}\}` and
+    :math:`\tau = (\sum_{j \le k(o)} o_{(j)} - 1)/k(o)` (Martins & Astudillo
+    2016). Unlike softmax it returns *exact* zeros for logits below
+    :math:`\tau`. Shift-invariant; finite at logits of ±1000 (the maximum is
+    subtracted first). Its gradient is the Jacobian of the projection,
+    :math:`J = \mathrm{diag}(s) - s s^\top/|S|` with :math:`s` the indicator of
+    the support :math:`S`, applied exactly by a custom backward.
+
+    Args:
+        o: logits, floating dtype, at least 1-D.
+        dim: the class dimension (for a batch (N, C): ``-1``).
+
+    Shape: same as ``o``. Raises ``ValueError`` on NaN.
+
+    Example:
+        >>> sparsemax(torch.tensor([1.0, 0.8, -1.0]))
+        tensor([0.6000, 0.4000, 0.0000])
+    """
+    check_tensor(o, "o", floating=True, min_dim=1)
+    dim = check_dim(o, dim, "dim")
+    check_no_nan(o, "o")
+    if dim == o.dim() - 1:
+        return _Sparsemax.apply(o)
+    return _Sparsemax.apply(o.movedim(dim, -1)).movedim(-1, dim)
+
+
 def argmax(o: torch.Tensor, dim: int = -1) -> torch.Tensor:
     r"""Index of the largest entry along ``dim``, :math:`\hat y = \arg\max_i o_i`, as int64.
 
