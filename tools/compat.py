@@ -2,7 +2,7 @@
 
     python3 tools/compat.py                      # config "newest": Colab's torch, newest numpy and matplotlib
     python3 tools/compat.py --config oldest      # torch, numpy, matplotlib pinned to pyproject's lower bounds
-    python3 tools/compat.py --pins "torch==2.3.1 numpy==1.26.4"   # any other combination (config "custom")
+    python3 tools/compat.py --config try --pins "torch==2.3.1 numpy==1.26.4"   # any other combination
 
 (`make compat` / `make compat COMPAT=oldest` run the same.) Steps:
 
@@ -64,7 +64,7 @@ SKIP_COMPARE = {"metadata", "traceback", "prompt_number", "output_type", "name",
                 "application/vnd.jupyter.widget-view+json", "image/png", "image/jpeg"}
 VERDICT = re.compile(r"^\[([A-Z ]+)\] ([\w.]+)", re.M)
 CHECK_CALL = re.compile(r"""^\s*check\(\s*["']([\w.]+)["']""", re.M)
-NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|\b(?:nan|inf)\b")
+NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")   # nan and inf stay words: text differs
 
 
 # ----------------------------------------------------------------------------- comparison (standard library only)
@@ -91,12 +91,9 @@ def sanitize(s, patterns):
     return s
 
 
-def _cancel_control_chars(s: str) -> str:
-    """nbval's handling of progress bars: a character followed by a backspace, and a line up to a carriage
-    return that is not followed by a newline, are removed."""
-    old = None
-    while old != s:
-        old, s = s, re.sub(r"[^\n]\b", "", s)
+def _cancel_carriage_returns(s: str) -> str:
+    """nbval's handling of progress bars: a line up to a carriage return not followed by a newline is removed.
+    (nbval's backspace rule sits in a loop that never runs, so backspaces are kept, here too.)"""
     return re.sub(r"^.*\r(?=[^\n])", "", s, flags=re.M)
 
 
@@ -118,7 +115,7 @@ def comparable(outputs, patterns):
             else:
                 flat[key].append(sanitize(value if not isinstance(value, list) else text(value), patterns))
     for name, value in streams.items():
-        flat[name].append(sanitize(_cancel_control_chars(value), patterns))
+        flat[name].append(sanitize(_cancel_carriage_returns(value), patterns))
     return dict(flat)
 
 
@@ -251,19 +248,33 @@ def lower_bounds(pyproject: Path = ROOT / "pyproject.toml") -> dict[str, str]:
     return bounds
 
 
+def oldest_pins(pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
+    """torch, numpy and matplotlib pinned to their lower bounds in pyproject.toml."""
+    bounds = lower_bounds(pyproject)
+    missing = [p for p in PINNED if p not in bounds]
+    if missing:
+        raise SystemExit(f"pyproject.toml has no lower bound (>=) for {', '.join(missing)}")
+    return [f"{p}=={bounds[p]}" for p in PINNED]
+
+
 def config_pins(config: str, pins: str = "", pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
-    """Requirements installed before course_pkg (what Colab has preinstalled)."""
+    """Requirements installed before course_pkg (what Colab has preinstalled). ``newest``: torch, unpinned;
+    ``oldest``: pyproject's lower bounds (explicit pins for it must equal them); any other name needs pins."""
+    if config == "oldest":
+        expected = oldest_pins(pyproject)
+        if pins and sorted(pins.split()) != sorted(expected):
+            raise SystemExit(f"config oldest pins {pins.split()}, but pyproject.toml's lower bounds are {expected}")
+        return expected
     if pins:
         return pins.split()
     if config == "newest":
         return ["torch"]
-    if config == "oldest":
-        bounds = lower_bounds(pyproject)
-        missing = [p for p in PINNED if p not in bounds]
-        if missing:
-            raise SystemExit(f"pyproject.toml has no lower bound (>=) for {', '.join(missing)}")
-        return [f"{p}=={bounds[p]}" for p in PINNED]
-    raise SystemExit(f"unknown config {config!r}: newest, oldest, or give --pins")
+    raise SystemExit(f"config {config!r} needs --pins (only newest and oldest have their own)")
+
+
+def colab_env(environ) -> dict:
+    """The environment the notebooks run in: this one without the project's numerical settings."""
+    return {k: v for k, v in environ.items() if k not in NUMERICS_VARS}
 
 
 # ----------------------------------------------------------------------------- report
@@ -406,8 +417,8 @@ def setup_env(venv: Path, python: str, pins: list[str], torch_index: str, fresh:
 
 def run(args) -> int:
     started = time.perf_counter()
-    pins = config_pins(args.config if not args.pins else "custom", args.pins)
-    name = args.config if not args.pins else "custom"
+    pins = config_pins(args.config, args.pins)
+    name = args.config
     base = args.out / name
     base.mkdir(parents=True, exist_ok=True)
     commit = git("rev-parse", "HEAD")
@@ -460,7 +471,7 @@ def run(args) -> int:
     print(f"== running {len(notebooks)} notebooks", flush=True)
     executed_dir = base / "executed"
     shutil.rmtree(executed_dir, ignore_errors=True)
-    env = {k: v for k, v in os.environ.items() if k not in NUMERICS_VARS}
+    env = colab_env(os.environ)
     subprocess.run([str(vpy), str(ROOT / "tools" / "compat.py"), "execute", "--out", str(executed_dir.resolve()),
                     *notebooks], check=True, cwd=source_dir, env=env)
     timings = json.loads((executed_dir / "timings.json").read_text())
@@ -511,8 +522,9 @@ def main(argv=None):
     if argv[:1] == ["execute"]:
         return execute(argv[1:])
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--config", default="newest", help="newest (default) or oldest (pyproject's lower bounds)")
-    ap.add_argument("--pins", default="", help='preinstall these instead, e.g. "torch==2.3.1 numpy==1.26.4"')
+    ap.add_argument("--config", default="newest",
+                    help="newest (default), oldest (pyproject's lower bounds), or a name for --pins")
+    ap.add_argument("--pins", default="", help='preinstall these, e.g. "torch==2.3.1 numpy==1.26.4"')
     ap.add_argument("--python", default="python3.12", help="interpreter for the environment (default python3.12)")
     ap.add_argument("--torch-index", default=os.environ.get("COMPAT_TORCH_INDEX", ""),
                     help="extra index for torch, e.g. https://download.pytorch.org/whl/cpu (CPU wheels)")
