@@ -160,7 +160,7 @@ def test_error_and_failed_check_are_errors():
     out = compat.compare_chapter(chapter(), new, PATTERNS)
     assert out["errors"][0].startswith("cell 1: AttributeError: module 'torch' has no attribute 'x'")
     assert "\x1b" not in out["errors"][0]
-    assert out["errors"][1] == "check t.one: [FAILED], expected [PASSED]"
+    assert out["errors"][1] == "check t.one: [FAILED], expected [PASSED]: wrong shape"
     assert {d["cell"] for d in out["diffs"]} == {1, 3}
 
 
@@ -184,7 +184,7 @@ def test_student_notebook_as_handed_out():
 
 @pytest.mark.parametrize("outputs, message", [
     ([], "expected one per check call"),
-    ([stream("[PASSED] t.one: ok\n")], "check t.one: [PASSED], expected [NOT ATTEMPTED]"),
+    ([stream("[PASSED] t.one: ok\n")], "check t.one: [PASSED], expected [NOT ATTEMPTED]: ok"),
     ([error("NameError", "name 'check' is not defined")], "cell 1: NameError"),
 ])
 def test_student_notebook_problems_are_errors(outputs, message):

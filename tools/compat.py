@@ -62,7 +62,7 @@ RUNNER = ("nbclient", "ipykernel")   # what runs the notebooks (Colab has its ow
 # nbval's skip list (nbval/plugin.py, IPyNbFile.skip_compare, without --nbdime): keys never compared.
 SKIP_COMPARE = {"metadata", "traceback", "prompt_number", "output_type", "name", "execution_count",
                 "application/vnd.jupyter.widget-view+json", "image/png", "image/jpeg"}
-VERDICT = re.compile(r"^\[([A-Z ]+)\] ([\w.]+)", re.M)
+VERDICT = re.compile(r"^\[([A-Z ]+)\] ([\w.]+)(.*)$", re.M)   # status, exercise, the feedback
 CHECK_CALL = re.compile(r"""^\s*check\(\s*["']([\w.]+)["']""", re.M)
 NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")   # nan and inf stay words: text differs
 
@@ -166,7 +166,8 @@ def compare_chapter(stored, executed, patterns):
     each diff is {"cell", "key", "diff", "delta"} for a cell whose compared outputs differ (delta as numeric_delta,
     None when the text itself changed)."""
     errors = [f"cell {i}: {msg}\n{tb}" for i, msg, tb in error_outputs(executed)]
-    errors += [f"check {name}: [{status}], expected [PASSED]" for status, name in verdicts(executed) if status != "PASSED"]
+    errors += [f"check {name}: [{status}], expected [PASSED]{rest}" for status, name, rest in verdicts(executed)
+               if status != "PASSED"]
     diffs = []
     old_cells, new_cells = stored.get("cells", []), executed.get("cells", [])
     if [source(c) for c in old_cells] != [source(c) for c in new_cells]:
@@ -194,11 +195,12 @@ def check_student(executed):
     expected = Counter(name for cell in executed.get("cells", []) if cell.get("cell_type") == "code"
                        for name in CHECK_CALL.findall(source(cell)))
     found = verdicts(executed)
-    got = Counter(name for _, name in found)
+    got = Counter(name for _, name, _ in found)
     if got != expected:
         errors.append(f"check verdicts {dict(sorted(got.items()))}, expected one per check call "
                       f"{dict(sorted(expected.items()))}")
-    errors += [f"check {name}: [{status}], expected [NOT ATTEMPTED]" for status, name in found if status != "NOT ATTEMPTED"]
+    errors += [f"check {name}: [{status}], expected [NOT ATTEMPTED]{rest}" for status, name, rest in found
+               if status != "NOT ATTEMPTED"]
     return {"errors": errors, "diffs": [], "checks": sum(expected.values())}
 
 
@@ -415,14 +417,25 @@ def setup_env(venv: Path, python: str, pins: list[str], torch_index: str, fresh:
     return vpy
 
 
+class _Skip(Exception):
+    """--compare-only: no installation."""
+
+
 def run(args) -> int:
     started = time.perf_counter()
     pins = config_pins(args.config, args.pins)
     name = args.config
     base = args.out / name
     base.mkdir(parents=True, exist_ok=True)
-    commit = git("rev-parse", "HEAD")
-    dirty = git("status", "--porcelain", "--", "course_pkg", "pyproject.toml", "book", "student")
+    saved = base / "run.json"   # what the last execution in this folder ran (for --compare-only)
+    if args.compare_only:
+        if not saved.exists():
+            raise SystemExit(f"--compare-only: no earlier run in {base}")
+        last = json.loads(saved.read_text())
+        commit, pins = last["commit"], last["pins"]
+    else:
+        commit = git("rev-parse", "HEAD")
+    dirty = "" if args.compare_only else git("status", "--porcelain", "--", "course_pkg", "pyproject.toml", "book", "student")
     paths = sorted(git("ls-tree", "-r", "--name-only", commit, "--", "book", "student").splitlines())
     notebooks = [p for p in paths if p.endswith(".ipynb") and p.count("/") == 1]
     if args.notebooks:
@@ -448,7 +461,10 @@ def run(args) -> int:
 
     log = base / "install.log"
     t0 = time.perf_counter()
+    vpy = base / "venv" / "bin" / "python"
     try:
+        if args.compare_only:
+            raise _Skip
         with log.open("w") as fh:
             print(f"== environment {name}: {' '.join(pins)} (log: {log})", flush=True)
             vpy = setup_env(base / "venv", find_python(args.python), pins, args.torch_index, args.fresh)
@@ -464,16 +480,23 @@ def run(args) -> int:
         (base / "report.md").write_text(text_)
         print(text_)
         return 1
-    install_s = time.perf_counter() - t0
+    except _Skip:
+        env_versions = versions(str(vpy))
+    install_s = last["install_s"] if args.compare_only else time.perf_counter() - t0
     if not env_versions["course_pkg_file"].startswith(str(base / "venv")):
         raise SystemExit(f"course_pkg was imported from {env_versions['course_pkg_file']}, not the compat venv")
 
-    print(f"== running {len(notebooks)} notebooks", flush=True)
     executed_dir = base / "executed"
-    shutil.rmtree(executed_dir, ignore_errors=True)
-    env = colab_env(os.environ)
-    subprocess.run([str(vpy), str(ROOT / "tools" / "compat.py"), "execute", "--out", str(executed_dir.resolve()),
-                    *notebooks], check=True, cwd=source_dir, env=env)
+    if not args.compare_only:
+        print(f"== running {len(notebooks)} notebooks", flush=True)
+        shutil.rmtree(executed_dir, ignore_errors=True)
+        saved.unlink(missing_ok=True)
+        subprocess.run([str(vpy), str(ROOT / "tools" / "compat.py"), "execute", "--out", str(executed_dir.resolve()),
+                        *notebooks], check=True, cwd=source_dir, env=colab_env(os.environ))
+        saved.write_text(json.dumps({"commit": commit, "pins": pins, "install_s": install_s,
+                                     "run_s": time.perf_counter() - started}))
+    else:
+        started -= json.loads(saved.read_text())["run_s"]
     timings = json.loads((executed_dir / "timings.json").read_text())
 
     patterns = sanitize_patterns()
@@ -532,6 +555,8 @@ def main(argv=None):
     ap.add_argument("--out", type=Path, default=ROOT / "_build" / "compat")
     ap.add_argument("--fresh", action="store_true", help="recreate the environment even when it could be reused")
     ap.add_argument("--delete-venv", action="store_true", help="delete the environment afterwards (disk)")
+    ap.add_argument("--compare-only", action="store_true",
+                    help="re-compare and re-report the last run in this folder, without installing or running")
     ap.add_argument("--strict", action="store_true", help="fail on printed values that differ, too")
     ap.add_argument("notebooks", nargs="*", help="regular expressions selecting notebooks (default: all)")
     return run(ap.parse_args(argv))
