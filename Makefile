@@ -120,5 +120,18 @@ stability: $(INSTALLED)
 bench: $(INSTALLED) browser-setup
 	$(BIN)/python tools/bench.py
 
+## compat: make compat [COMPAT=newest|oldest] [COMPAT_PINS="torch==X ..."]: Colab-like run (tools/compat.py). A
+## Python 3.12 venv in _build/compat/<config>/, course_pkg pip-installed from this repository's HEAD as the Colab
+## cell does, every chapter and student notebook run in native numerics (the variables above are removed) and
+## compared with the stored outputs; report in _build/compat/<config>/report.md. Downloads torch (GBs from PyPI;
+## COMPAT_TORCH_INDEX=https://download.pytorch.org/whl/cpu for the CPU build). Needs no .venv.
+.PHONY: compat
+COMPAT ?= newest
+COMPAT_PYTHON ?= python3.12
+COMPAT_FLAGS ?=
+compat:
+	$(PYTHON) tools/compat.py --config $(COMPAT) --python $(COMPAT_PYTHON) \
+	  $(if $(COMPAT_PINS),--pins "$(COMPAT_PINS)") $(if $(COMPAT_TORCH_INDEX),--torch-index $(COMPAT_TORCH_INDEX)) $(COMPAT_FLAGS)
+
 clean:
 	rm -rf _build
