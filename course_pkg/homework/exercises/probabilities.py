@@ -6,6 +6,8 @@ place fails. References come from ``course_pkg``. When an answer matches a known
 wrong side, the per-bin gaps averaged without their weights, the prior added to the true logit only, ...), the
 feedback names the mistake; it never shows an expected value.
 """
+import inspect
+
 import torch
 
 from course_pkg.calibration import expected_calibration_error
@@ -13,8 +15,21 @@ from course_pkg.gumbel import straight_through
 from course_pkg.homework.checking import Feedback, compare_tensors, describe_type
 from course_pkg.homework.registry import exercise
 from course_pkg.losses import logit_adjusted_cross_entropy
-from course_pkg.runtime import generator
 from course_pkg.transforms import softmax
+
+try:  # the plan/judge grader: a fresh seed per grading run, the notebook's streams in a notebook
+    from course_pkg.homework.checking import case_generator as generator
+except ImportError:  # the earlier machinery: stream n is torch.Generator().manual_seed(n), as in a notebook
+    from course_pkg.runtime import generator
+
+
+def _register(exercise_id, *, reference, answer, forbidden=(), time_limit=10):
+    """``@exercise`` with a reference answer, the answer's name and the forbidden shortcuts, where the registry
+    takes them (the plan/judge grader records its plan by running the check on ``reference``)."""
+    accepted = inspect.signature(exercise).parameters
+    extra = {k: v for k, v in (("reference", reference), ("answer", answer), ("forbidden", forbidden))
+             if k in accepted}
+    return exercise(exercise_id, time_limit=time_limit, **extra)
 
 F64 = torch.float64
 # Float64 answers agree with the reference to ~1e-16; the tolerance leaves room for a correct answer that takes a
@@ -111,11 +126,11 @@ def ece_cases():
          (edges, torch.tensor([0, 0, 1, 1, 1, 1, 0, 0]), 4)),
         ("tied probabilities (the prediction is the first maximal index)", (tie, torch.tensor([1, 2, 2]), 5)),
         ("one-hot probabilities, two of five wrong", (one_hot, torch.tensor([0, 2, 0, 1, 1]), 5)),
-        ("a single sample", random_case(1, 4, 1.0, F64, 10, 1.0)),
+        ("a single sample", (torch.tensor([[0.1, 0.62, 0.28]], dtype=F64), torch.tensor([1]), 10)),
     ]
 
 
-@exercise("probabilities.ece", time_limit=10)
+@_register("probabilities.ece", reference=expected_calibration_error, answer="my_ece", forbidden=("course_pkg",))
 def _(answer):
     """my_ece(probs, labels, n_bins): count-weighted |acc - conf| over equal-width bins (b/M, (b+1)/M]."""
     _require_function(answer)
@@ -186,7 +201,8 @@ def logit_adjust_cases():
     ]
 
 
-@exercise("probabilities.logit_adjust", time_limit=10)
+@_register("probabilities.logit_adjust", reference=_logit_adjust_reference, answer="my_logit_adjusted_loss",
+           forbidden=("course_pkg", "torch.nn.functional"))
 def _(answer):
     """my_logit_adjusted_loss(logits, target, log_prior, tau): mean of -log softmax(o + tau log pi)[y], with gradient."""
     _require_function(answer)
@@ -267,7 +283,7 @@ def _gumbel_variants(logits, noise, tau, weights):
     ]
 
 
-@exercise("probabilities.straight_through", time_limit=10)
+@_register("probabilities.straight_through", reference=_gumbel_hard_reference, answer="gumbel_hard")
 def _(answer):
     """gumbel_hard(logits, noise, tau): one-hot of argmax(logits + noise) forward, softmax((logits + noise)/tau) gradient."""
     _require_function(answer)
