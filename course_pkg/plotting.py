@@ -266,7 +266,7 @@ def plot_decision_regions(predict, x: torch.Tensor, y: torch.Tensor, *, title: s
 
 
 def plot_bars(values: dict, *, title: str = "", ylabel: str = "value", log_y: bool = False,
-              annotate: bool = True, none_label: str = "none"):
+              annotate: bool = True, none_label: str = "none", legend_loc: str = "best"):
     """Bar chart of named numbers; grouped bars when each value is itself a dict ``series -> number``.
 
     ``values`` maps a category to a number (one bar each) or to a dict
@@ -278,6 +278,8 @@ def plot_bars(values: dict, *, title: str = "", ylabel: str = "value", log_y: bo
     does not exist (for example a gradient that cannot be computed): no bar is
     drawn and ``none_label`` marks its place, so it is never shown as 0.
     ``annotate`` writes each value above its bar (3 significant digits).
+    ``legend_loc`` is a matplotlib legend location, or ``"below"`` for one
+    legend under the axes, where it cannot cover a bar.
 
     Example:
         >>> fig = plot_bars({"bug": {"grad": 0.1}, "fix": {"grad": 1.0}}, log_y=True)
@@ -327,7 +329,11 @@ def plot_bars(values: dict, *, title: str = "", ylabel: str = "value", log_y: bo
             ax.annotate(text, (xpos, bottom), ha="center", va="bottom", fontsize=8,
                         xytext=(0, 2), textcoords="offset points", color="0.3")
         if len(series) > 1 or series[0]:
-            ax.legend()
+            if legend_loc == "below":
+                handles, names = ax.get_legend_handles_labels()
+                fig.legend(handles, names, loc="outside lower center", ncol=min(len(names), 4), fontsize=9)
+            else:
+                ax.legend(loc=legend_loc)
     return fig
 
 

@@ -264,3 +264,11 @@ def test_gumbel_softmax_layer_samples_in_training_and_takes_the_argmax_in_evalua
         GumbelSoftmax(tau=0.0)
     with pytest.raises(TypeError, match="hard must be a bool"):
         GumbelSoftmax(hard=1)
+
+
+def test_bar_legend_below_the_axes():
+    from course_pkg.plotting import plot_bars
+    fig = plot_bars({"a": {"x": 0.5, "y": 0.7}, "b": {"x": 0.2, "y": 0.1}}, annotate=False, legend_loc="below")
+    assert len(fig.legends) == 1 and fig.axes[0].get_legend() is None
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["x", "y"] and len(fig.axes[0].texts) == 0
+    assert plot_bars({"a": {"x": 0.5, "y": 0.7}}).axes[0].get_legend() is not None   # the default is unchanged
