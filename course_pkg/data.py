@@ -16,7 +16,7 @@ from course_pkg.runtime import _check_seed, generator
 __all__ = [
     "make_regression", "make_bounded_regression", "make_positive_regression", "make_lognormal_regression",
     "make_binary", "make_multiclass", "make_multilabel", "make_heteroscedastic_regression",
-    "subsample_class",
+    "subsample_class", "make_long_tailed",
 ]
 
 
@@ -408,3 +408,54 @@ def make_heteroscedastic_regression(n: int = 400, seed: int = 0, device=None, re
     y = torch.sin(1.5 * x) + std * torch.randn(n, 1, generator=g)
     out = (x.to(device), y.to(device))
     return out + (std.to(device),) if return_std else out
+
+
+def make_long_tailed(n: int = 1200, num_classes: int = 5, imbalance: float = 50.0, noise: float = 0.6,
+                     balanced: bool = False, seed: int = 0, device=None):
+    r"""Multi-class data with a long-tailed class distribution, or the balanced version of the same task.
+
+    Class :math:`j = 0, \dots, C-1` has prior
+    :math:`\pi_j \propto \rho^{-j/(C-1)}` with :math:`\rho` = ``imbalance``:
+    class 0 is the most frequent, class :math:`C-1` the rarest, and
+    :math:`\pi_0 / \pi_{C-1} = \rho`. The set holds exactly
+    :math:`\max(1, \mathrm{round}(n\pi_j))` examples of class :math:`j`
+    (with ``balanced=True``: ``n // C`` of every class, the balanced test set
+    of the same task). Inputs are 2-D Gaussians around class means on the
+    unit circle, :math:`x = (\cos\frac{2\pi j}{C}, \sin\frac{2\pi j}{C}) + \text{noise}\cdot\varepsilon`,
+    :math:`\varepsilon \sim \mathcal N(0, I_2)`; neighbouring classes
+    overlap, so the best decision depends on the class priors. With one
+    shared isotropic noise the Bayes classifier is linear in :math:`x`, and
+    :math:`\log\pi_j` enters it only through the bias of class :math:`j`.
+
+    Shapes: ``x`` (M, 2) float32, ``y`` (M,) int64 sorted by class, with
+    :math:`M = \sum_j \max(1, \mathrm{round}(n\pi_j))` close to ``n``.
+
+    Example:
+        >>> x, y = make_long_tailed(1200)
+        >>> torch.bincount(y).tolist()
+        [754, 284, 107, 40, 15]
+        >>> torch.bincount(make_long_tailed(1000, balanced=True)[1]).tolist()
+        [200, 200, 200, 200, 200]
+    """
+    _check_n(n)
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
+    if isinstance(imbalance, bool) or not isinstance(imbalance, (int, float)) or not 1.0 <= imbalance < math.inf:
+        raise ValueError(f"imbalance must be a finite number >= 1 (most frequent / rarest class), got {imbalance!r}")
+    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0.0 <= noise < math.inf:
+        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    if not isinstance(balanced, bool):
+        raise TypeError(f"balanced must be a bool, got {type(balanced).__name__}")
+    if balanced:
+        if n < num_classes:
+            raise ValueError(f"n must be at least num_classes = {num_classes} for a balanced set, got {n}")
+        counts = torch.full((num_classes,), n // num_classes, dtype=torch.int64)
+    else:
+        prior = float(imbalance) ** (-torch.arange(num_classes, dtype=torch.float64) / (num_classes - 1))
+        counts = torch.round(n * prior / prior.sum()).long().clamp(min=1)
+    g = generator(seed)
+    y = torch.repeat_interleave(torch.arange(num_classes), counts)
+    angle = 2 * math.pi * torch.arange(num_classes) / num_classes
+    means = torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)
+    x = means[y] + noise * torch.randn(len(y), 2, generator=g)
+    return x.to(device), y.to(device)

@@ -18,10 +18,10 @@ from __future__ import annotations
 import torch
 
 from course_pkg._validation import check_number, check_same_shape, check_tensor
-from course_pkg.transforms import l2_normalize, log_softmax, sigmoid, softmax, softplus
+from course_pkg.transforms import _check_log_prior, l2_normalize, log_softmax, sigmoid, softmax, softplus
 
 __all__ = [
-    "mse", "bce_with_logits", "cross_entropy", "nll_loss",
+    "mse", "bce_with_logits", "cross_entropy", "nll_loss", "logit_adjusted_cross_entropy",
     "triplet_loss", "contrastive_loss", "cosine_cross_entropy",
     "bce_on_probabilities", "naive_bce_after_sigmoid",
     "naive_cross_entropy_after_softmax",
@@ -388,6 +388,35 @@ def cosine_cross_entropy(z: torch.Tensor, weight: torch.Tensor, target: torch.Te
     scale = check_number(scale, "scale", positive=True)
     logits = scale * l2_normalize(z) @ l2_normalize(weight).T
     return cross_entropy(logits, target)
+def logit_adjusted_cross_entropy(logits: torch.Tensor, target: torch.Tensor, log_prior: torch.Tensor,
+                                 tau: float = 1.0) -> torch.Tensor:
+    r"""Logit-adjusted cross-entropy (Menon et al., 2021): cross-entropy of :math:`o_j + \tau\log\pi_j`, every class :math:`j`.
+
+    .. math::
+        \ell = -\frac1N \sum_n \log
+              \frac{e^{o_{n y_n} + \tau \log \pi_{y_n}}}{\sum_j e^{o_{nj} + \tau \log \pi_j}} .
+
+    The prior term is added to *every* logit, the denominator's included
+    (added to the true class only, it would be a different loss; added to all
+    logits of a row as the same number :math:`\tau\log\pi_{y_n}`, it would
+    cancel). Training with it makes the raw logits absorb
+    :math:`-\tau\log\pi_j`: at the minimum :math:`o_j = \log p_{\text{train}}(j \mid x) - \tau\log\pi_j`
+    + const, so at test time the raw logits are used as they are
+    (``argmax(o)``), with no adjustment; :func:`course_pkg.transforms.adjust_logits`
+    is the post-hoc alternative for a model trained without it.
+
+    Shapes: ``logits`` (N, C); ``target`` (N,) int64 or (N, C) float
+    probabilities; ``log_prior`` (C,) finite; ``tau`` >= 0. Returns the mean
+    over N, a scalar.
+
+    Example:
+        >>> log_prior = torch.log(torch.tensor([0.75, 0.25]))
+        >>> logit_adjusted_cross_entropy(torch.zeros(2, 2), torch.tensor([0, 1]), log_prior)  # -(log .75 + log .25) / 2
+        tensor(0.8370)
+    """
+    _check_class_target(logits, target)
+    log_prior, tau = _check_log_prior(log_prior, logits, tau)
+    return cross_entropy(logits + tau * log_prior, target)
 
 
 # ---------------------------------------------------------------- naive pairings the book shows failing

@@ -266,7 +266,7 @@ def plot_decision_regions(predict, x: torch.Tensor, y: torch.Tensor, *, title: s
 
 
 def plot_bars(values: dict, *, title: str = "", ylabel: str = "value", log_y: bool = False,
-              annotate: bool = True, none_label: str = "none"):
+              annotate: bool = True, none_label: str = "none", legend_loc: str = "best"):
     """Bar chart of named numbers; grouped bars when each value is itself a dict ``series -> number``.
 
     ``values`` maps a category to a number (one bar each) or to a dict
@@ -278,6 +278,8 @@ def plot_bars(values: dict, *, title: str = "", ylabel: str = "value", log_y: bo
     does not exist (for example a gradient that cannot be computed): no bar is
     drawn and ``none_label`` marks its place, so it is never shown as 0.
     ``annotate`` writes each value above its bar (3 significant digits).
+    ``legend_loc`` is a matplotlib legend location, or ``"below"`` for one
+    legend under the axes, where it cannot cover a bar.
 
     Example:
         >>> fig = plot_bars({"bug": {"grad": 0.1}, "fix": {"grad": 1.0}}, log_y=True)
@@ -327,7 +329,11 @@ def plot_bars(values: dict, *, title: str = "", ylabel: str = "value", log_y: bo
             ax.annotate(text, (xpos, bottom), ha="center", va="bottom", fontsize=8,
                         xytext=(0, 2), textcoords="offset points", color="0.3")
         if len(series) > 1 or series[0]:
-            ax.legend()
+            if legend_loc == "below":
+                handles, names = ax.get_legend_handles_labels()
+                fig.legend(handles, names, loc="outside lower center", ncol=min(len(names), 4), fontsize=9)
+            else:
+                ax.legend(loc=legend_loc)
     return fig
 
 
@@ -368,29 +374,35 @@ def plot_loss_vs_logit(losses: dict, target: float, o_range=(-10.0, 30.0), *, dt
     return fig
 
 
-def plot_reliability_diagram(panels: dict, *, n_bins: int = 15, title: str = ""):
+def plot_reliability_diagram(panels: dict, *, n_bins: int = 15, title: str = "", show_counts: bool = True):
     r"""Reliability diagrams side by side: per-bin accuracy against per-bin confidence.
 
     For each panel the confidences :math:`\max_k p_{nk}` are binned as in
     :func:`course_pkg.calibration.reliability_curve`; bars show each bin's
     accuracy, a red segment its gap to the bin's mean confidence, and the
     diagonal is perfect calibration. Bars *below* the diagonal mean
-    over-confidence. The panel title carries the ECE.
+    over-confidence. The panel title carries the ECE. With ``show_counts``
+    (the default) each non-empty bin is labelled with its number of samples,
+    so a bar resting on three samples is not read like one resting on three
+    thousand.
 
     Args:
         panels: mapping label -> ``(probs, labels)`` with ``probs`` (N, C) and ``labels`` (N,) int64.
         n_bins: number of equal-width confidence bins.
+        show_counts: write each bin's sample count above it.
 
     Example:
         >>> p = torch.tensor([[0.9, 0.1], [0.6, 0.4]]); y = torch.tensor([0, 1])
         >>> fig = plot_reliability_diagram({"model": (p, y)}, n_bins=5)
-        >>> len(fig.axes)
-        1
+        >>> len(fig.axes), [t.get_text() for t in fig.axes[0].texts]
+        (1, ['n=1', 'n=1'])
     """
     from course_pkg.calibration import expected_calibration_error, reliability_curve
 
     if not isinstance(panels, dict) or not panels:
         raise TypeError("panels must be a non-empty dict label -> (probs, labels)")
+    if not isinstance(show_counts, bool):
+        raise TypeError(f"show_counts must be a bool, got {type(show_counts).__name__}")
     fig, axes = new_figure(ncols=len(panels), width=4.2, height=4.0)
     axes = axes if isinstance(axes, list) else [axes]
     with _style():
@@ -405,9 +417,19 @@ def plot_reliability_diagram(panels: dict, *, n_bins: int = 15, title: str = "")
             centers = edges[:-1][keep] + width / 2
             ax.vlines(centers, acc[keep], conf[keep], colors=COLORS[1], linewidth=3, label="gap to confidence")
             ax.plot([0, 1], [0, 1], linestyle="--", color="0.3", linewidth=1.2, label="perfect calibration")
-            ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (max probability)", ylabel="accuracy",
-                   title=f"{label}: ECE = {ece:.3f}")
-            ax.legend(loc="upper left", fontsize=9)
+            if show_counts:
+                tops = [max(a, c) for a, c in zip(acc[keep], conf[keep])]
+                for xpos, top, count in zip(centers, tops, _np(curve.counts)[keep]):
+                    ax.annotate(f"n={int(count)}", (xpos, top), xytext=(0, 3), textcoords="offset points",
+                                ha="center", va="bottom", fontsize=7, rotation=90 if n_bins > 8 else 0)
+            ax.set(xlim=(0, 1), ylim=(0, 1.2 if show_counts else 1), xlabel="confidence (max probability)",
+                   ylabel="accuracy", title=f"{label}: ECE = {ece:.3f}")
+            ax.set_yticks([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
+        if len(axes) == 1:
+            axes[0].legend(loc="upper left", fontsize=9)
+        else:  # one legend for all panels, below them, where it cannot cover a bar or a count
+            handles, names = axes[0].get_legend_handles_labels()
+            fig.legend(handles, names, loc="outside lower center", ncol=len(names), fontsize=9)
         if title:
             fig.suptitle(title)
     return fig

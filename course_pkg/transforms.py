@@ -15,7 +15,7 @@ from course_pkg._validation import check_dim, check_no_nan, check_number, check_
 
 __all__ = [
     "identity", "relu", "softplus", "sigmoid", "tanh", "threshold", "scale_to_range",
-    "logsumexp", "softmax", "log_softmax", "argmax", "one_hot_max", "l2_normalize",
+    "logsumexp", "softmax", "log_softmax", "argmax", "one_hot_max", "adjust_logits", "l2_normalize",
     "naive_sigmoid", "naive_softmax", "naive_log_softmax", "naive_l2_normalize",
 ]
 
@@ -339,6 +339,48 @@ def one_hot_max(o: torch.Tensor, dim: int = -1) -> torch.Tensor:
     dim = check_dim(o, dim, "dim")
     check_no_nan(o, "o")
     return (o == o.amax(dim=dim, keepdim=True)).to(o.dtype)
+
+
+def _check_log_prior(log_prior, logits: torch.Tensor, tau) -> tuple:
+    """Validate a log class prior for ``logits`` (..., C) and a ``tau`` >= 0; return them cast to the logits' dtype."""
+    check_tensor(log_prior, "log_prior", floating=True, min_dim=1)
+    if log_prior.dim() != 1 or log_prior.shape[0] != logits.shape[-1]:
+        raise ValueError(f"log_prior must have shape (C,) = ({logits.shape[-1]},), one entry per class, "
+                         f"got shape {tuple(log_prior.shape)}")
+    if not bool(torch.isfinite(log_prior).all()):
+        raise ValueError("log_prior must be finite (the log of positive class frequencies); "
+                         "a class with frequency 0 has log prior -inf")
+    if bool((log_prior > 0).all()) and abs(float(log_prior.double().sum()) - 1.0) < 1e-6:
+        raise ValueError("log_prior looks like probabilities (positive, summing to 1): pass their logarithm")
+    tau = check_number(tau, "tau")
+    if tau < 0:
+        raise ValueError(f"tau must be >= 0, got {tau}")
+    return log_prior.to(dtype=logits.dtype, device=logits.device), tau
+
+
+def adjust_logits(logits: torch.Tensor, log_prior: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
+    r"""Post-hoc logit adjustment (Menon et al., 2021): :math:`\tilde o_j = o_j - \tau \log \pi_j` for every class :math:`j`.
+
+    A classifier trained on data with class frequencies :math:`\pi_j` learns
+    :math:`\mathrm{softmax}(o)_j \approx p_{\text{train}}(j \mid x) \propto p(x \mid j)\,\pi_j`.
+    Subtracting :math:`\log \pi_j` from *every* logit divides the prior out:
+    with :math:`\tau = 1`, :math:`\mathrm{softmax}(\tilde o)` is the class
+    probability under equal priors, and :math:`\arg\max_j \tilde o_j` is the
+    prediction that targets balanced error instead of plain error. Use it at
+    inference, on a model trained with ordinary cross-entropy. ``log_prior``
+    need not be normalized (adding one constant to every logit changes
+    neither the softmax nor the argmax).
+
+    Shapes: ``logits`` (..., C); ``log_prior`` (C,) finite; ``tau`` >= 0.
+    Returns a tensor of the logits' shape and dtype.
+
+    Example:
+        >>> adjust_logits(torch.tensor([[2.0, 0.0]]), torch.log(torch.tensor([0.8, 0.2])))
+        tensor([[2.2231, 1.6094]])
+    """
+    check_tensor(logits, "logits", floating=True, min_dim=1)
+    log_prior, tau = _check_log_prior(log_prior, logits, tau)
+    return logits - tau * log_prior
 
 
 # ---------------------------------------------------------------- embeddings

@@ -4,6 +4,7 @@ The completeness test fails when a module gains a public function (listed in
 its ``__all__``) without an entry here, so new functions cannot skip this.
 """
 import importlib
+import math
 import pkgutil
 
 import pytest
@@ -212,6 +213,25 @@ BAD_INPUTS = {
                                   r"z must have shape \(N, 2\)")],
     "plotting.plot_distance_histograms": [(({"run": [0.1]},), {}, TypeError,
                                            r"panels\['run'\] must be a tuple \(distances, same\)")],
+    # added by the chapter "Probabilities you can trust"
+    "metrics.per_class_recall": [((I64, torch.tensor([0, 3])), {"num_classes": 3}, ValueError,
+                                  r"target must hold class indices in 0..2"),
+                                 ((I64, I64), {"num_classes": 0}, ValueError, "num_classes must be a positive int")],
+    "metrics.balanced_accuracy": [((I64, torch.tensor([0, 1, 1])), {"num_classes": 3}, ValueError,
+                                   "pred and target must have the same shape")],
+    "transforms.adjust_logits": [((M32, torch.zeros(3)), {}, ValueError, r"log_prior must have shape \(C,\) = \(2,\)"),
+                                 ((M32, torch.tensor([0.5, 0.5])), {}, ValueError, "log_prior looks like probabilities"),
+                                 ((M32, torch.zeros(2)), {"tau": -1.0}, ValueError, "tau must be >= 0")],
+    "losses.logit_adjusted_cross_entropy": [((M32, torch.tensor([0, 1, 2]), torch.zeros(2)), {}, ValueError, "0..1"),
+                                            ((M32, torch.tensor([0, 1, 1]), torch.tensor([0.0, -math.inf])), {},
+                                             ValueError, "log_prior must be finite")],
+    "data.make_long_tailed": [((), {"imbalance": 0.5}, ValueError, "imbalance must be a finite number >= 1"),
+                              ((), {"balanced": "yes"}, TypeError, "balanced must be a bool")],
+    "calibration.ece_null_distribution": [((M32,), {"draws": 0}, ValueError, "draws must be a positive int"),
+                                          ((torch.full((2, 2), 0.5),), {"generator": 1}, TypeError,
+                                           "generator must be a torch.Generator or None")],
+    "gumbel.GumbelSoftmax": [((), {"tau": 0.0}, ValueError, "tau must be > 0"),
+                             ((), {"hard": "no"}, TypeError, "hard must be a bool")],
 }
 
 SKIP_MODULES = {"course_pkg.homework", "course_pkg._validation"}
