@@ -268,7 +268,7 @@ def test_the_verdict_comes_from_recorded_bytes_not_from_the_answer_object():
      lambda z: (torch.softmax(z.sub_(z.amax(-1, keepdim=True)), -1), torch.argmax(z, -1))),
     ("practices.loss_fn", lambda z, y: torch.nn.functional.cross_entropy(z.data.sub_(z.data.amax(1, keepdim=True))
                                                                           if not z.requires_grad else z, y)),
-    ("further.ece", lambda p, y, m: _ece_clamping(p, y, m)),
+    ("probabilities.ece", lambda p, y, m: _ece_clamping(p, y, m)),
     ("distance.triplet_loss", lambda a, p, n, m: _triplet_in_place(a, p, n, m)),
     ("regression.fixed_mse", lambda p, t: ((p.reshape(-1) - t.data.mul_(1.0).add_(0.0).clamp_(-1, 1)) ** 2).mean()),
 ])
