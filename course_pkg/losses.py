@@ -299,7 +299,10 @@ def triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.T
     meaning; apply :func:`course_pkg.transforms.l2_normalize` first.
     With ``squared=False`` it equals ``torch.nn.functional.triplet_margin_loss(..., eps=0)``
     (its default ``eps=1e-6`` is added to the difference inside the norm).
-    The gradient is finite when a positive coincides with its anchor.
+    The gradient is finite when a positive coincides with its anchor. A triplet
+    exactly on the margin (loss 0) gets gradient 0, on every torch version: the
+    hinge is ``torch.relu``, whose gradient at 0 is 0, not ``clamp(min=0)``,
+    whose gradient at its bound was 1 before torch 2.14.0 and is 0 from 2.14.0 on.
 
     Args:
         anchor, positive, negative: (N, D) with identical shapes, floating dtype.
@@ -319,7 +322,7 @@ def triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.T
         raise ValueError(f"margin must be >= 0, got {margin}")
     d_ap = _row_distance(anchor, positive, squared)
     d_an = _row_distance(anchor, negative, squared)
-    return (d_ap - d_an + margin).clamp(min=0).mean()
+    return torch.relu(d_ap - d_an + margin).mean()
 
 
 def contrastive_loss(z1: torch.Tensor, z2: torch.Tensor, same: torch.Tensor, margin: float = 1.0) -> torch.Tensor:

@@ -389,6 +389,11 @@ def l2_normalize(x: torch.Tensor, dim: int = -1, eps: float = 1e-12) -> torch.Te
     r"""Unit-length rows, :math:`g(x) = x / \max(\lVert x\rVert_2, \varepsilon)`.
 
     A zero vector maps to the zero vector (never NaN, value or gradient).
+    At :math:`\lVert x\rVert = \varepsilon` exactly the gradient is that of
+    :math:`x / \lVert x\rVert` (the Jacobian :math:`(I - uu^\top)/\lVert x\rVert`),
+    on every torch version: the maximum is a ``torch.where``, not
+    ``clamp(min=eps)``, whose gradient at its bound was 1 before torch 2.14.0
+    and is 0 from 2.14.0 on.
     ``eps`` is raised to the dtype's smallest normal number so that it does
     not underflow to 0 in float16. For unit vectors,
     :math:`\lVert a - b\rVert^2 = 2 - 2\cos(a, b)`. Shape: same as ``x``.
@@ -403,7 +408,8 @@ def l2_normalize(x: torch.Tensor, dim: int = -1, eps: float = 1e-12) -> torch.Te
     eps = max(check_number(eps, "eps", positive=True), torch.finfo(x.dtype).tiny)
     # vector_norm's backward is defined (0) at the zero vector; sqrt(sum(x**2)) would give NaN.
     norm = torch.linalg.vector_norm(x, dim=dim, keepdim=True)
-    return x / norm.clamp(min=eps)
+    # max(norm, eps), with the gradient going to norm at the tie norm == eps.
+    return x / torch.where(norm >= eps, norm, eps)
 
 
 # ---------------------------------------------------------------- naive versions the book shows failing

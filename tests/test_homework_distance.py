@@ -15,7 +15,7 @@ def good_l2_normalize(x, dim=-1, eps=1e-12):
 def good_triplet_loss(anchor, positive, negative, margin):
     d_ap = torch.linalg.vector_norm(anchor - positive, dim=1)
     d_an = torch.linalg.vector_norm(anchor - negative, dim=1)
-    return torch.clamp(d_ap - d_an + margin, min=0).mean()
+    return torch.relu(d_ap - d_an + margin).mean()
 
 
 def no_numbers(message):

@@ -11,8 +11,10 @@ from course_pkg.transforms import softplus
 
 def good_softplus(o):
     """Branch-wise log(1 + e^o): each branch only ever exponentiates a number <= 0."""
-    pos = o.clamp(min=0)
-    neg = o.clamp(max=0)
+    # Safe inputs written with torch.where, not clamp: at o = 0 the selected branch keeps slope 1 on every torch
+    # version (clamp's gradient at its bound is 1 before torch 2.14.0 and 0 from 2.14.0 on).
+    pos = torch.where(o > 0, o, 0.0)
+    neg = torch.where(o > 0, 0.0, o)
     return torch.where(o > 0, o + torch.log1p(torch.exp(-pos)), torch.log1p(torch.exp(neg)))
 
 
@@ -61,14 +63,14 @@ def test_positive_head_reference_answers_pass(answer):
 
 
 SOFTPLUS_WRONG = {
-    # exact values, but autograd of clamp/abs gives gradient 1 at o = 0 instead of 1/2
+    # exact values, but autograd of clamp/abs gives gradient 1 (torch < 2.14.0) or 0 (from 2.14.0) at o = 0, not 1/2
     "kink at zero": (lambda o: o.clamp(min=0) + torch.log1p(torch.exp(-o.abs())), "gradient on o = 0"),
     "naive overflow": (lambda o: torch.log(1 + torch.exp(o)), "±1000"),
     "where NaN gradient": (lambda o: torch.where(o > 0, o + torch.log1p(torch.exp(-o)), torch.log1p(torch.exp(o))),
                            "NaN"),
     "F.softplus threshold": (F.softplus, "between 15 and 40"),
-    "log(1+tiny)": (lambda o: torch.where(o > 0, o + torch.log(1 + torch.exp(-o.clamp(min=0))),
-                                          torch.log(1 + torch.exp(o.clamp(max=0)))), "far below 0"),
+    "log(1+tiny)": (lambda o: torch.where(o > 0, o + torch.log(1 + torch.exp(-torch.where(o > 0, o, 0.0))),
+                                          torch.log(1 + torch.exp(torch.where(o > 0, 0.0, o)))), "far below 0"),
     "relu": (torch.relu, "differ"),
     "float32 result": (lambda o: softplus(o.float()), "dtype"),
     "detached": (lambda o: softplus(o).detach(), "detached"),

@@ -219,6 +219,19 @@ def test_triplet_loss_gradient_matches_torch():
     assert torch.allclose(a1.grad, a2.grad, atol=1e-12)
 
 
+def test_triplet_loss_gradient_on_the_margin_is_zero_on_every_torch_version():
+    # ||a - p|| - ||a - n|| + m = 3 - 4 + 1 = 0 exactly: the hinge's kink. clamp(min=0) gives 1 there before
+    # torch 2.14.0 and 0 from 2.14.0 on; triplet_loss fixes 0 (relu's convention).
+    a = torch.zeros(1, 2, dtype=torch.float64, requires_grad=True)
+    p = torch.tensor([[3.0, 0.0]], dtype=torch.float64, requires_grad=True)
+    n = torch.tensor([[0.0, 4.0]], dtype=torch.float64, requires_grad=True)
+    loss = L.triplet_loss(a, p, n, margin=1.0)
+    loss.backward()
+    assert loss.item() == 0.0
+    for t in (a, p, n):
+        assert torch.equal(t.grad, torch.zeros_like(t))
+
+
 def test_triplet_loss_squared_and_scale_dependence():
     a, p, n = rand(10, 3, seed=11), rand(10, 3, seed=12), rand(10, 3, seed=13)
     expected = (((a - p) ** 2).sum(1) - ((a - n) ** 2).sum(1) + 0.5).clamp(min=0).mean()

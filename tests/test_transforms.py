@@ -217,6 +217,18 @@ def test_l2_normalize_zero_vector_never_nan(dtype):
     assert torch.isfinite(grad_of(T.l2_normalize, x)).all()
 
 
+def test_l2_normalize_gradient_at_norm_equal_eps_is_the_projection_on_every_torch_version():
+    # ||z|| == eps exactly: clamp(min=eps) would pass the length's gradient before torch 2.14.0 and block it from
+    # 2.14.0 on; l2_normalize fixes the side ||z|| >= eps, whose Jacobian is (I - u u^T) / ||z||.
+    z = (1e-12 * torch.tensor([0.6, 0.8], dtype=F64)).requires_grad_(True)
+    assert torch.linalg.vector_norm(z).item() == 1e-12
+    v = torch.tensor([1.0, 2.0], dtype=F64)
+    (T.l2_normalize(z) @ v).backward()
+    u = z.detach() / 1e-12
+    expected = (torch.eye(2, dtype=F64) - torch.outer(u, u)) @ v / 1e-12
+    assert torch.allclose(z.grad, expected, rtol=1e-12, atol=0)
+
+
 def test_l2_normalize_unit_sphere_identity():
     a, b = T.l2_normalize(torch.randn(2, 5, 16, dtype=F64, generator=torch.Generator().manual_seed(0)))
     cos = (a * b).sum(-1)

@@ -45,7 +45,10 @@ def _probe(answer, o, label):
 
 def _hint(message: str, float64: bool) -> str:
     if message.startswith("gradient") and "NaN" in message:
-        return " (torch.where does not stop NaN gradients from the unselected branch: clamp its input)"
+        return (" (torch.where does not stop NaN gradients from the unselected branch: give each branch an input"
+                " that cannot overflow where that branch is not selected)")
+    if message.startswith("gradient on") and "o = 0" in message:
+        return " (a kink's gradient is a convention, and clamp's changed between torch versions: use torch.where)"
     if float64 and "differ from the reference" in message:
         return (" (float64 asks for relative accuracy 1e-12: no linear switch above a threshold,"
                 " no log(1 + tiny) that rounds to 0)")
