@@ -195,8 +195,8 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, *, max_iter: int
     more confident.
 
     Raises ``ValueError`` when no finite temperature minimises the NLL: when
-    every label already has the largest logit (the NLL falls without bound
-    as :math:`T \to 0`), or when the logits are no better than chance on the
+    every label already has the largest logit (the NLL keeps falling, towards
+    its infimum, as :math:`T \to 0`), or when the logits are no better than chance on the
     labels (the NLL is smallest as :math:`T \to \infty`).
 
     Shapes: ``logits`` (N, C) raw logits, ``labels`` (N,) int64. Returns a float.

@@ -85,13 +85,15 @@ def gumbel_softmax(logits: torch.Tensor, tau: float = 1.0, hard: bool = False,
     temperature :math:`\tau > 0` replaces the argmax by a differentiable
     surrogate: near one-hot for small :math:`\tau` (high-variance gradients),
     near uniform for large :math:`\tau`. With ``hard=True`` the forward value
-    is the one-hot of the argmax (the same exact categorical sample) and the
-    gradient is that of the soft sample (straight-through, see
-    :func:`straight_through`).
+    is the one-hot of :math:`\arg\max_k (z_k + g_k)` (the same exact
+    categorical sample at every :math:`\tau`) and the gradient is that of the
+    soft sample (straight-through, see :func:`straight_through`).
 
     Unlike ``torch.nn.functional.gumbel_softmax``, noise comes from
     ``generator`` (CPU), so samples are repeatable without touching the global
-    random state.
+    random state, and the hard sample is the argmax of :math:`z + g` rather
+    than of the soft sample (whose entries round to ties at a very large
+    :math:`\tau`, which ``F.gumbel_softmax`` then resolves to index 0).
 
     Shapes: ``logits`` (..., C) -> same shape, over the last dimension.
 
@@ -105,9 +107,14 @@ def gumbel_softmax(logits: torch.Tensor, tau: float = 1.0, hard: bool = False,
     tau = check_number(tau, "tau", positive=True)
     if not isinstance(hard, bool):
         raise TypeError(f"hard must be a bool, got {type(hard).__name__}")
-    g = sample_gumbel(logits.shape, generator, dtype=logits.dtype, device=logits.device)
-    soft = softmax((logits + g) / tau, dim=-1)
-    return straight_through(soft) if hard else soft
+    perturbed = logits + sample_gumbel(logits.shape, generator, dtype=logits.dtype, device=logits.device)
+    soft = softmax(perturbed / tau, dim=-1)
+    if not hard:
+        return soft
+    # The argmax of z + g itself, not of the soft sample: at a huge tau the soft entries round to equal values.
+    index = argmax(perturbed.detach(), dim=-1)
+    one_hot = torch.zeros_like(soft).scatter_(-1, index.unsqueeze(-1), 1.0)
+    return one_hot + (soft - soft.detach())
 
 
 class GumbelSoftmax(torch.nn.Module):

@@ -21,6 +21,19 @@ def test_hard_sample_frequencies_match_softmax():
     assert torch.allclose(y.mean(0), torch.softmax(z, 0), atol=0.01)
 
 
+def test_hard_sample_is_the_argmax_of_perturbed_logits_at_any_temperature():
+    """The hard sample is onehot(argmax(z + g)) for every tau: at tau = 1e9 the float32 soft entries are all equal
+    (an argmax of the soft sample, as in F.gumbel_softmax, would always return index 0)."""
+    z = torch.tensor([1.0, 0.0, -1.0, 2.0]).expand(5000, 4)
+    g = sample_gumbel(z.shape, torch.Generator().manual_seed(0))
+    expected = torch.nn.functional.one_hot((z + g).argmax(-1), 4).float()
+    for tau in (0.1, 1.0, 1e4, 1e9):
+        y = gumbel_softmax(z, tau=tau, hard=True, generator=torch.Generator().manual_seed(0))
+        assert torch.equal(y, expected), tau
+    soft = gumbel_softmax(z, tau=1e9, generator=torch.Generator().manual_seed(0))
+    assert bool((soft == 0.25).all())  # the ties the argmax must not be taken from
+
+
 def test_soft_samples_on_simplex_and_temperature():
     z = torch.tensor([[1.0, 0.0, -1.0]])
     cold = gumbel_softmax(z.expand(1000, 3), tau=0.05, generator=torch.Generator().manual_seed(0))

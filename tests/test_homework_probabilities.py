@@ -366,3 +366,31 @@ def test_cases_are_deterministic_and_away_from_ambiguous_bin_edges():
         if "edges" in label or "one-hot" in label:
             continue   # exact dyadic edges (and 1.0): every binning rule agrees on where they belong
         assert bool(P._away_from_edges(probs, n_bins).all()), label
+
+
+# ---------------------------------------------------------------- forbidden shortcuts (read by the grader's scan)
+
+def _forbidden(exercise_id):
+    from course_pkg.homework.registry import load_all
+    return load_all()[exercise_id].forbidden
+
+
+@pytest.mark.parametrize("exercise_id, cells, answer, flagged", [
+    ("probabilities.logit_adjust", ["import torch\ndef f(z, y, lp, tau):\n    a = z + tau * lp\n"
+                                    "    return -(a - torch.logsumexp(a, 1, keepdim=True)).gather(1, y[:, None]).mean()"],
+     "f", False),
+    ("probabilities.logit_adjust", ["import torch.nn.functional as F\ndef f(z, y, lp, tau):\n"
+                                    "    return F.cross_entropy(z + tau * lp, y)"], "f", True),
+    ("probabilities.logit_adjust", ["import torch\ndef f(z, y, lp, tau):\n"
+                                    "    return torch.nn.CrossEntropyLoss()(z + tau * lp, y)"], "f", True),
+    ("probabilities.logit_adjust", ["import torch\ndef f(z, y, lp, tau):\n"
+                                    "    return -torch.log_softmax(z + tau * lp, 1).gather(1, y[:, None]).mean()"],
+     "f", True),
+    ("probabilities.logit_adjust", ["def f(z, y, lp, tau):\n"
+                                    "    return -(z + tau * lp).log_softmax(1).gather(1, y[:, None]).mean()"], "f", True),
+    ("probabilities.ece", ["from course_pkg.calibration import expected_calibration_error as e\n"
+                           "def f(p, y, m):\n    return e(p, y, m)"], "f", True),
+])
+def test_forbidden_shortcuts_named_in_the_exercise_text_are_flagged(exercise_id, cells, answer, flagged):
+    from course_pkg.homework.scan import forbidden_uses
+    assert bool(forbidden_uses(cells, answer, _forbidden(exercise_id))) is flagged

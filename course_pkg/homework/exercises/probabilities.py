@@ -6,30 +6,14 @@ place fails. References come from ``course_pkg``. When an answer matches a known
 wrong side, the per-bin gaps averaged without their weights, the prior added to the true logit only, ...), the
 feedback names the mistake; it never shows an expected value.
 """
-import inspect
-
 import torch
 
 from course_pkg.calibration import expected_calibration_error
 from course_pkg.gumbel import straight_through
-from course_pkg.homework.checking import Feedback, compare_tensors, describe_type
+from course_pkg.homework.checking import Feedback, case_generator, compare_tensors, describe_type
 from course_pkg.homework.registry import exercise
 from course_pkg.losses import logit_adjusted_cross_entropy
 from course_pkg.transforms import softmax
-
-try:  # the plan/judge grader: a fresh seed per grading run, the notebook's streams in a notebook
-    from course_pkg.homework.checking import case_generator as generator
-except ImportError:  # the earlier machinery: stream n is torch.Generator().manual_seed(n), as in a notebook
-    from course_pkg.runtime import generator
-
-
-def _register(exercise_id, *, reference, answer, forbidden=(), time_limit=10):
-    """``@exercise`` with a reference answer, the answer's name and the forbidden shortcuts, where the registry
-    takes them (the plan/judge grader records its plan by running the check on ``reference``)."""
-    accepted = inspect.signature(exercise).parameters
-    extra = {k: v for k, v in (("reference", reference), ("answer", answer), ("forbidden", forbidden))
-             if k in accepted}
-    return exercise(exercise_id, time_limit=time_limit, **extra)
 
 F64 = torch.float64
 # Float64 answers agree with the reference to ~1e-16; the tolerance leaves room for a correct answer that takes a
@@ -102,7 +86,7 @@ def _away_from_edges(probs, n_bins, margin=1e-6):
 
 def ece_cases():
     """(label, (probs, labels, n_bins)) for ``probabilities.ece``; explicit dtypes, seeded."""
-    g = generator(111)
+    g = case_generator(111)
 
     def random_case(n, c, scale, dtype, n_bins, label_temperature):
         # Labels drawn from softmax(logits / label_temperature): 1 gives a calibrated model (gaps of either sign),
@@ -130,7 +114,8 @@ def ece_cases():
     ]
 
 
-@_register("probabilities.ece", reference=expected_calibration_error, answer="my_ece", forbidden=("course_pkg",))
+@exercise("probabilities.ece", reference=expected_calibration_error, answer="my_ece", time_limit=10,
+          forbidden=("course_pkg",))
 def _(answer):
     """my_ece(probs, labels, n_bins): count-weighted |acc - conf| over equal-width bins (b/M, (b+1)/M]."""
     _require_function(answer)
@@ -178,7 +163,7 @@ def _logit_adjust_variants(logits, target, log_prior, tau):
 
 def logit_adjust_cases():
     """(label, (logits, target, log_prior, tau)) for ``probabilities.logit_adjust``; explicit dtypes, seeded."""
-    g = generator(112)
+    g = case_generator(112)
 
     def log_prior(counts, dtype):
         c = torch.tensor(counts, dtype=F64)
@@ -201,8 +186,9 @@ def logit_adjust_cases():
     ]
 
 
-@_register("probabilities.logit_adjust", reference=_logit_adjust_reference, answer="my_logit_adjusted_loss",
-           forbidden=("course_pkg", "torch.nn.functional"))
+@exercise("probabilities.logit_adjust", reference=_logit_adjust_reference, answer="my_logit_adjusted_loss",
+          time_limit=10, forbidden=("course_pkg", "torch.nn", "torch.log_softmax", "torch.special.log_softmax",
+                                    ".log_softmax"))
 def _(answer):
     """my_logit_adjusted_loss(logits, target, log_prior, tau): mean of -log softmax(o + tau log pi)[y], with gradient."""
     _require_function(answer)
@@ -243,7 +229,7 @@ def _gumbel_hard_reference(logits, noise, tau):
 
 def gumbel_cases():
     """(label, (logits, noise, tau)) for ``probabilities.straight_through``; explicit dtypes, seeded."""
-    g = generator(113)
+    g = case_generator(113)
 
     def gumbel(shape, dtype):
         u = torch.rand(shape, generator=g, dtype=F64).clamp(1e-12, 1 - 1e-12)
@@ -283,13 +269,13 @@ def _gumbel_variants(logits, noise, tau, weights):
     ]
 
 
-@_register("probabilities.straight_through", reference=_gumbel_hard_reference, answer="gumbel_hard")
+@exercise("probabilities.straight_through", reference=_gumbel_hard_reference, answer="gumbel_hard", time_limit=10)
 def _(answer):
     """gumbel_hard(logits, noise, tau): one-hot of argmax(logits + noise) forward, softmax((logits + noise)/tau) gradient."""
     _require_function(answer)
     names = ("logits", "noise", "tau")
     cases = gumbel_cases()
-    g = generator(114)
+    g = case_generator(114)
     for label, (logits, noise, tau) in cases:
         got = _call(answer, (logits, noise, tau), names, label)
         expected = _gumbel_hard_reference(logits, noise, tau)
