@@ -243,7 +243,7 @@ def gaussian_nll(mean: torch.Tensor, var: torch.Tensor, target: torch.Tensor, *,
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     if bool((var < 0).any()):
-        raise ValueError("var has negative entries; a variance must be >= 0 (use softplus(o) + floor in the model)")
+        raise ValueError("var has negative entries; a variance must be >= 0 (give the model a positive head, e.g. exp or softplus of a raw output)")
     # Clamp the value, keep the identity gradient (as torch's in-place no_grad clamp does).
     var_c = var + (var.clamp(min=eps) - var).detach()
     loss = 0.5 * (torch.log(var_c) + (target - mean) ** 2 / var_c)

@@ -497,9 +497,11 @@ def plot_conditional_density(x: torch.Tensor, y: torch.Tensor, density, *, curve
         dens = density(mesh_x.reshape(-1, 1), mesh_y.reshape(-1)).reshape(mesh_x.shape)
     fig, ax = new_figure(width=6.0, height=4.0)
     with _style():
-        im = ax.pcolormesh(_np(gx), _np(gy), _np(dens), cmap="Blues", shading="auto")
-        fig.colorbar(im, ax=ax, label="predicted p(y | x)")
-        ax.scatter(_np(x).ravel(), _np(y).ravel(), s=4, color="0.35", alpha=0.5, label="data")
+        # A square-root colour scale: narrow components have tall peaks that would wash out the wide ones.
+        im = ax.pcolormesh(_np(gx), _np(gy), _np(dens), cmap="Blues", shading="auto",
+                           norm=matplotlib.colors.PowerNorm(gamma=0.5, vmin=0.0))
+        fig.colorbar(im, ax=ax, label="predicted p(y | x), square-root scale")
+        ax.scatter(_np(x).ravel(), _np(y).ravel(), s=3, color="0.3", alpha=0.35, label="data")
         with torch.no_grad():
             for i, (label, curve) in enumerate((curves or {}).items()):
                 ax.plot(_np(gx), _np(curve(gx.unsqueeze(1))).ravel(), color=COLORS[(i + 1) % len(COLORS)],
