@@ -403,7 +403,7 @@ def plot_mean_std_band(x: torch.Tensor, y: torch.Tensor, predict, *, k: float = 
         if t.dim() != 2 or t.shape[1] != 1:
             raise ValueError(f"{name} must have shape (N, 1), got {tuple(t.shape)}")
     fig, ax = new_figure(width=6.0, height=3.8)
-    grid = torch.linspace(float(x.min()), float(x.max()), 300, device=x.device).unsqueeze(1)
+    grid = torch.linspace(float(x.min()), float(x.max()), 300, dtype=x.dtype, device=x.device).unsqueeze(1)
     with torch.no_grad():
         mean, std = predict(grid)
     g, m, s = _np(grid).ravel(), _np(mean).ravel(), _np(std).ravel()
