@@ -1,13 +1,14 @@
 # Two commands do everything from a fresh clone (only python3 and make needed):
-#   make test   set up .venv, build the site, run every test: unit, doctest, browser, nbval, determinism
+#   make test   set up .venv and the browser, build the site, run every test: unit, doctest, browser, nbval, determinism
 #   make book   set up .venv, build the HTML site into _build/html
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-INSTALLED := $(VENV)/.installed
+INSTALLED = $(VENV)/.installed$(if $(LATEST),-latest)
 JOBS ?= 2
+PIP := $(BIN)/python -m pip --disable-pip-version-check
 # One numerical environment for every execution (refresh, build, nbval): one thread per kernel, ATen's portable
 # kernels and MKL's processor-independent code path. Stored outputs then reproduce bit for bit on any x86-64
 # machine (Intel or AMD, AVX2 or AVX-512), whatever the thread count. tools/refresh_notebooks.py sets the same.
@@ -17,39 +18,75 @@ export MKL_CBWR := COMPATIBLE
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --dist loadscope
 
 BOOK_SOURCES := $(shell find book course_pkg student -type f -not -path '*/.ipynb_checkpoints/*' \
-                  -not -path '*/__pycache__/*' 2>/dev/null) _config.yml _toc.yml requirements.txt
+                  -not -path '*/__pycache__/*' 2>/dev/null) _config.yml _toc.yml requirements.txt pyproject.toml \
+                  tools/execute_book.py
+# The lock's torch is the CPU build ("+cpu"). Where pip's configured indexes lack it, it comes from PyTorch's CPU index.
+TORCH := $(shell grep -E '^torch==' requirements.txt)
+# LATEST=1: install the newest versions requirements.in allows instead of the lock (the weekly CI job).
+LATEST ?=
+# JUNIT=folder: each pytest run also writes a JUnit XML report there (tools/drift_report.py reads them).
+JUNIT ?=
+junit = $(if $(JUNIT),--junitxml=$(JUNIT)/$(1).xml)
 
-.PHONY: install test unit nbval browser book refresh retarget students grade bench stability clean
+.PHONY: install lock test unit nbval browser browser-setup book execute refresh retarget students grade bench \
+        stability clean
 .DEFAULT_GOAL := test
 
+## install: .venv with the locked environment (requirements.txt, made from requirements.in by `make lock`)
 $(INSTALLED): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PIP) install --quiet "$(TORCH)" || $(PIP) install --quiet --index-url https://download.pytorch.org/whl/cpu "$(TORCH)"
+	$(PIP) install --quiet $(if $(LATEST),--upgrade --upgrade-strategy eager -r requirements.in,-r requirements.txt)
+	$(PIP) install --quiet --no-deps -e .
 	touch $@
 
 install: $(INSTALLED)
 
-## test: everything. The site build runs every chapter, nbval re-runs it, and both must reproduce the stored
-## outputs (tests/test_determinism.py, nbval).
-test: $(INSTALLED)
-	$(MAKE) --no-print-directory book
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadscope --doctest-modules \
-	  --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg course_pkg tests book
+## lock: re-resolve requirements.in to the newest versions it allows and write the complete lock, requirements.txt
+lock: $(INSTALLED)
+	$(BIN)/pip-compile --quiet --upgrade --strip-extras --no-emit-index-url --no-emit-find-links \
+	  --output-file requirements.txt requirements.in
+	! grep -iE '^(nvidia|triton)' requirements.txt || { echo "the lock pulls CUDA packages: torch must be the CPU build"; exit 1; }
+
+## browser-setup: find or install Chromium (apt-get, else Playwright's own) and axe-core (npm) for the browser test
+browser-setup: $(INSTALLED)
+	$(BIN)/python tools/browser_setup.py
+
+## test: everything, in two pytest runs around the site build. First the unit tests, doctests, the student
+## notebooks and nbval, which runs every chapter in a fresh kernel and compares each output with the stored one;
+## nbval's run is recorded (tests/nbval_record.py) and the site is built from it, so no chapter runs twice. Then
+## the browser test of that site and tests/test_determinism.py (the site shows exactly the stored outputs).
+RECORD := _build/nbval
+SITE_TESTS := tests/test_site_browser.py tests/test_determinism.py
+test: $(INSTALLED) browser-setup
+	rc=0; \
+	$(BIN)/python -m pytest -n $(JOBS) --doctest-modules $(NBVAL) -p tests.nbval_record $(call junit,checks) \
+	  --nbval-record $(RECORD) course_pkg tests book $(addprefix --deselect ,$(SITE_TESTS)) || rc=$$?; \
+	{ $(BIN)/python tools/execute_book.py --from-record $(RECORD) --jobs $(JOBS) && \
+	  $(MAKE) --no-print-directory book; } || rc=$$?; \
+	$(BIN)/python -m pytest -n $(JOBS) $(call junit,site) $(SITE_TESTS) || rc=$$?; \
+	exit $$rc
 
 unit: $(INSTALLED)
-	$(BIN)/python -m pytest -n $(JOBS) --doctest-modules course_pkg tests \
-	  --deselect tests/test_site_browser.py --deselect tests/test_determinism.py
+	$(BIN)/python -m pytest -n $(JOBS) --doctest-modules course_pkg tests $(addprefix --deselect ,$(SITE_TESTS))
 
 nbval: $(INSTALLED)
 	$(BIN)/python -m pytest -n $(JOBS) $(NBVAL) book
 
-browser: $(INSTALLED) book
-	$(BIN)/python -m pytest -n $(JOBS) tests/test_site_browser.py
+browser: $(INSTALLED) browser-setup book
+	$(BIN)/python -m pytest -n $(JOBS) $(SITE_TESTS)
 
-## book: build the site; any change to a chapter, the package or the config re-executes every notebook
+## execute: run every chapter from the current code, JOBS at a time, into the build's execution cache
+## (_build/.jupyter_cache). Does nothing when the cache already matches every source; any other build (HTML,
+## single-page, PDF, solutions hidden) then takes its outputs from there and executes nothing.
+execute: $(INSTALLED)
+	$(BIN)/python tools/execute_book.py --if-stale --jobs $(JOBS)
+
+## book: build the site; any change to a chapter, the package, the config or the lock re-executes every notebook
 book: _build/html/.built
 
 _build/html/.built: $(INSTALLED) $(BOOK_SOURCES)
+	$(BIN)/python tools/execute_book.py --if-stale --jobs $(JOBS)
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
 	touch $@
 
@@ -66,10 +103,13 @@ retarget: $(INSTALLED)
 students: $(INSTALLED)
 	$(BIN)/python -m course_pkg.homework.student
 
-## grade: make grade SUBMISSIONS=folder [OUT=grades.csv] [TIMEOUT=60]: grade every .ipynb in the folder
+## grade: make grade SUBMISSIONS=folder [OUT=grades.csv] [TIMEOUT=60] [GRADE_FLAGS=--no-sandbox]: grade every
+## file in the folder, each in a bubblewrap sandbox (Debian's bubblewrap, installed here when missing: root or sudo -n)
 grade: $(INSTALLED)
 	test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder"; exit 2; }
-	$(BIN)/python -m course_pkg.homework.grading "$(SUBMISSIONS)" --out "$(or $(OUT),grades.csv)" --timeout $(or $(TIMEOUT),60)
+	command -v bwrap >/dev/null || $(BIN)/python -c "from course_pkg.homework.sandbox import install_bwrap; install_bwrap(quiet=False)" || true
+	$(BIN)/python -m course_pkg.homework.grading "$(SUBMISSIONS)" --out "$(or $(OUT),grades.csv)" \
+	  --timeout $(or $(TIMEOUT),60) --jobs $(JOBS) $(GRADE_FLAGS)
 
 ## stability: re-run the chapters in the machine's native numerics (its vector units, MKL's own code path, two
 ## threads) and list every printed value that differs from the stored one: those print more digits than are stable.
@@ -77,8 +117,21 @@ stability: $(INSTALLED)
 	env -u ATEN_CPU_CAPABILITY -u MKL_CBWR OMP_NUM_THREADS=2 $(BIN)/python -m pytest -n $(JOBS) $(NBVAL) $(or $(NOTEBOOKS),book)
 
 ## bench: measure build, test and notebook times; writes bench/results.{md,json} and the README table
-bench: $(INSTALLED)
+bench: $(INSTALLED) browser-setup
 	$(BIN)/python tools/bench.py
+
+## compat: make compat [COMPAT=newest|oldest] [COMPAT_PINS="torch==X ..."]: Colab-like run (tools/compat.py). A
+## Python 3.12 venv in _build/compat/<config>/, course_pkg pip-installed from this repository's HEAD as the Colab
+## cell does, every chapter and student notebook run in native numerics (the variables above are removed) and
+## compared with the stored outputs; report in _build/compat/<config>/report.md. Downloads torch (GBs from PyPI;
+## COMPAT_TORCH_INDEX=https://download.pytorch.org/whl/cpu for the CPU build). Needs no .venv.
+.PHONY: compat
+COMPAT ?= newest
+COMPAT_PYTHON ?= python3.12
+COMPAT_FLAGS ?=
+compat:
+	$(PYTHON) tools/compat.py --config $(COMPAT) --python $(COMPAT_PYTHON) \
+	  $(if $(COMPAT_PINS),--pins "$(COMPAT_PINS)") $(if $(COMPAT_TORCH_INDEX),--torch-index $(COMPAT_TORCH_INDEX)) $(COMPAT_FLAGS)
 
 clean:
 	rm -rf _build

@@ -1,8 +1,10 @@
 """The site shows what the stored notebooks show: the build's own execution reproduces the stored outputs.
 
-The site build (``make book``) executes every chapter in a fresh kernel and
-keeps the executed copies in ``_build/jupyter_execute``; this test compares
-those with the stored outputs, under the same sanitize rules as nbval. Every
+The site is built from executed copies of every chapter, each run in a fresh
+kernel (``make book``: ``tools/execute_book.py``; ``make test``: nbval's own run,
+recorded by ``tests/nbval_record.py``); Sphinx writes the copies the site shows
+to ``_build/jupyter_execute``. This test compares those with the stored
+outputs, under the same sanitize rules as nbval. Every
 execution runs in the Makefile's numerical environment (one thread, portable
 kernels, MKL's processor-independent path), and the stored outputs were made
 in it, so the comparison is exact on any x86-64 machine. ``make stability``

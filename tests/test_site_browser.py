@@ -1,9 +1,16 @@
-"""Browser test of the built site: Debian's Chromium, headless, driven by Playwright.
+"""Browser test of the built site: Chromium, headless, driven by Playwright, as a reader on a laptop and a phone.
 
 Serves the built site (``_build/html``, or ``$COURSE_SITE_DIR``) on localhost
-under ``/<repo>/``, as GitHub Pages does, and visits every page. Run
-``make book`` first; ``make test`` does. Screenshots and per-page request
-counts (``*.requests.json``) are written to ``_build/screenshots/`` for a person to look at.
+under ``/<repo>/``, as GitHub Pages does, and visits every page: no off-site
+request, no console error, math typeset by MathJax, figures loaded with alt
+text, Colab links, and an axe-core accessibility audit in light and dark mode.
+Then it does what a reader does: at desktop width it hides and restores the
+sidebar and uses the one search control; on a phone (390 x 844, touch) it opens
+the chapter list, taps a chapter, and searches. ``make test`` builds the site
+and runs ``tools/browser_setup.py`` first, which finds or installs Chromium
+(Debian's ``/usr/bin/chromium``, else Playwright's own) and axe-core (npm, into
+``node_modules``). Screenshots and per-page request counts
+(``*.requests.json``) are written to ``_build/screenshots/`` for a person to look at.
 """
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ import http.server
 import json
 import os
 import re
+import sys
 import threading
 from pathlib import Path
 from urllib.parse import urlparse
@@ -20,9 +28,11 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import browser_setup  # noqa: E402
+
 SITE = Path(os.environ.get("COURSE_SITE_DIR", ROOT / "_build" / "html"))
 SHOTS = ROOT / "_build" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
@@ -30,6 +40,15 @@ REPO_URL = CONFIG["repository"]["url"].rstrip("/")
 BRANCH = CONFIG["repository"].get("branch", "main")
 OWNER_REPO = REPO_URL.removeprefix("https://github.com/")
 PREFIX = "/" + OWNER_REPO.split("/")[1] + "/"
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 3}
+# Generous waits: the machine may be busy running notebooks next to this test.
+WAIT_MS = 60_000
+# Every control a reader could take for a search box: the theme's search buttons and any search input.
+SEARCH_CONTROLS = "button.search-button__button, .bd-search input, input[type=search]"
+# axe-core impacts that fail the audit. Minor and moderate findings are reported in the screenshots folder.
+FAILING_IMPACTS = ("serious", "critical")
+# No axe rule is disabled: every serious or critical finding fails the test.
 
 
 def site_pages():
@@ -67,28 +86,34 @@ def server():
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (apt-get install chromium); .ci/run does")
+    chromium = browser_setup.find_chromium()
+    if chromium is None:
+        pytest.fail(browser_setup.HOW)
     from playwright.sync_api import sync_playwright
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        b = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="module")
+def axe_source():
+    if not browser_setup.AXE.exists():
+        pytest.fail(f"{browser_setup.AXE} missing: run `python tools/browser_setup.py` (make test does)")
+    return browser_setup.AXE.read_text()
 
 
 def shot_name(path: str) -> str:
     return path.replace("/", "__").removesuffix(".html")
 
 
-def visit(browser, url, *, color_scheme="light"):
-    """Load ``url``; return (page, context, problems, request count)."""
-    context = browser.new_context(color_scheme=color_scheme, viewport={"width": 1280, "height": 900})
+def visit(browser, url, *, color_scheme="light", device=DESKTOP):
+    """Load ``url``; return (page, context, problems, requests). Off-site requests are blocked and reported."""
+    context = browser.new_context(color_scheme=color_scheme, **device)
+    context.set_default_timeout(WAIT_MS)
     page = context.new_page()
     problems, requests = [], []
     local = urlparse(url).netloc
-
-    def on_request(req):
-        requests.append(req.url)
 
     def route(r):
         if urlparse(r.request.url).netloc not in (local, "") and not r.request.url.startswith("data:"):
@@ -96,16 +121,66 @@ def visit(browser, url, *, color_scheme="light"):
             return r.abort()
         return r.continue_()
 
-    page.on("request", on_request)
+    page.on("request", lambda req: requests.append(req.url))
     page.route("**/*", route)
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url} ({r.failure})"))
-    response = page.goto(url, wait_until="load")
+    response = page.goto(url, wait_until="load")  # every script, style sheet and image of the page is in
     if response is None or response.status >= 400:
         problems.append(f"HTTP {response.status if response else 'no response'} for {url}")
-    page.wait_for_load_state("networkidle")
+    served = SITE / urlparse(url).path.removeprefix(PREFIX)
+    redirect = served.is_file() and re.search(r'http-equiv="Refresh" content="0; url=([^"]+)"', served.read_text())
+    if redirect:  # the site's root index.html forwards to book/index.html
+        page.wait_for_url(re.compile(re.escape(redirect.group(1)) + "$"), wait_until="load")
+    page.evaluate("document.fonts.ready.then(() => true)")
     return page, context, problems, requests
+
+
+def axe_violations(page, axe_source):
+    """Run axe-core on the page as it is now; return the serious and critical violations, one line each."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(content=axe_source)
+    found = page.evaluate("""async () => {
+        const r = await axe.run(document, {resultTypes: ['violations']});
+        return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                       nodes: v.nodes.map(n => n.target.join(' '))}));
+    }""")
+    return [f"axe {v['impact']} {v['id']} ({v['help']}): {len(v['nodes'])} element(s), e.g. {v['nodes'][:3]}"
+            for v in found if v["impact"] in FAILING_IMPACTS]
+
+
+def switch_to_dark(page):
+    """What a reader whose system is in dark mode sees: the theme follows prefers-color-scheme ("auto" mode)."""
+    page.emulate_media(color_scheme="dark")
+    assert page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches")
+    if page.evaluate("document.documentElement.hasAttribute('data-theme')"):  # a theme page (404.html: plain CSS)
+        page.wait_for_function("document.documentElement.dataset.theme === 'dark'", timeout=WAIT_MS)
+    # The theme's colour transitions must end before colours are measured (mid-way, contrast is neither mode's).
+    page.evaluate("Promise.all(document.getAnimations().filter(a => a instanceof CSSTransition).map(a => a.finished))")
+
+
+def wait_until(page, condition, element, failure, timeout=15_000):
+    """Wait until the JavaScript ``condition(element)`` holds; fail with ``failure`` if it does not in time."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    try:
+        page.wait_for_function(condition, arg=element.element_handle(), timeout=timeout)
+    except PlaywrightTimeout:
+        pytest.fail(f"{failure} (waited {timeout / 1000:.0f} s)")
+
+
+def box(locator):
+    b = locator.bounding_box()
+    return None if b is None else {k: round(v) for k, v in b.items()}
+
+
+def on_screen(b, width):
+    """A bounding box that a reader sees: it has an area and lies inside the viewport's width."""
+    return b is not None and b["width"] > 0 and b["height"] > 0 and b["x"] >= 0 and b["x"] + b["width"] <= width
+
+
+def visible_search_controls(page):
+    return [c for c in page.locator(SEARCH_CONTROLS).all() if c.is_visible()]
 
 
 def test_site_has_every_chapter():
@@ -114,12 +189,12 @@ def test_site_has_every_chapter():
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_page_loads_cleanly(server, browser, path):
+def test_page_loads_cleanly_and_passes_axe(server, browser, axe_source, path):
     page, context, problems, requests = visit(browser, server + path)
     try:
         has_math = page.evaluate("document.querySelector('.math, .MathJax, mjx-container') !== null")
         if has_math:
-            page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.document", timeout=20000)
+            page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.document", timeout=WAIT_MS)
             page.evaluate("MathJax.startup.promise")
             assert page.locator("mjx-container").count() > 0, "math present but not typeset by MathJax"
             text = page.inner_text("main") if page.locator("main").count() else page.inner_text("body")
@@ -132,11 +207,17 @@ def test_page_loads_cleanly(server, browser, path):
         assert not no_alt, f"figures without alt text: {no_alt}"
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / (shot_name(path) + ".png")), full_page=path == "book/03_regression.html")
-        # One small file per page (tests run in parallel workers): what the page requested, for the record.
-        (SHOTS / (shot_name(path) + ".requests.json")).write_text(json.dumps(
-            {"page": path, "requests": len(requests), "off_site": [p for p in problems if "off-site" in p]}))
         if path in CHAPTERS:
             check_chapter_links(page, path)
+        # The accessibility audit, in the light mode the page opened in and in dark mode.
+        audit = {"light": axe_violations(page, axe_source)}
+        switch_to_dark(page)
+        audit["dark"] = axe_violations(page, axe_source)
+        # One small file per page (tests run in parallel workers): what the page requested, for the record.
+        (SHOTS / (shot_name(path) + ".requests.json")).write_text(json.dumps(
+            {"page": path, "requests": len(requests), "off_site": [p for p in problems if "off-site" in p],
+             "axe": audit}))
+        problems += [f"{mode} mode: {v}" for mode, found in audit.items() for v in found]
         assert not problems, "\n".join(problems)
     finally:
         context.close()
@@ -156,10 +237,10 @@ def check_chapter_links(page, path):
     assert any(h.endswith(Path(notebook).name) for h in downloads), "no .ipynb download link"
 
 
-def test_search_finds_a_chapter_term(server, browser):
+def test_search_page_finds_a_chapter_term(server, browser):
     page, context, problems, _ = visit(browser, server + "search.html?q=softplus")
     try:
-        page.wait_for_selector("ul.search li", timeout=20000)
+        page.wait_for_selector("ul.search li", timeout=WAIT_MS)
         results = page.inner_text("ul.search")
         assert "Positive-only regression" in results or "softplus" in results.lower()
         assert not problems, "\n".join(problems)
@@ -168,10 +249,9 @@ def test_search_finds_a_chapter_term(server, browser):
 
 
 def test_dark_mode_keeps_figures_readable(server, browser):
-    page, context, problems, _ = visit(browser, server + "book/03_regression.html")
+    page, context, problems, _ = visit(browser, server + "book/03_regression.html", color_scheme="dark")
     try:
-        page.evaluate("document.documentElement.dataset.theme = 'dark'; document.documentElement.dataset.mode = 'dark'")
-        page.wait_for_timeout(300)
+        assert page.evaluate("document.documentElement.dataset.theme") == "dark", "the site ignores the dark system mode"
         bg = page.evaluate("getComputedStyle(document.body).backgroundColor")
         rgb = [int(v) for v in re.findall(r"\d+", bg)[:3]]
         assert sum(rgb) < 3 * 100, f"dark mode did not darken the page (body background {bg})"
@@ -187,5 +267,93 @@ def test_dark_mode_keeps_figures_readable(server, browser):
             assert a == 255 and min(r, g, b) > 200, f"figure background not opaque light: {(r, g, b, a)}"
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "dark_mode__03_regression.png"))
+        assert not problems, "\n".join(problems)
+    finally:
+        context.close()
+
+
+# ----------------------------------------------------------------------------- what a reader does
+
+
+def test_desktop_sidebar_toggle_hides_and_restores_the_sidebar(server, browser):
+    page, context, problems, _ = visit(browser, server + "book/03_regression.html")
+    try:
+        width = DESKTOP["viewport"]["width"]
+        sidebar, article = page.locator(".bd-sidebar-primary"), page.locator(".bd-article-container")
+        shown, article_shown = box(sidebar), box(article)
+        assert on_screen(shown, width) and shown["width"] >= 150, f"the chapter list is not shown at {width} px: {shown}"
+        toggles = [t for t in page.locator("button.primary-toggle").all() if t.is_visible()]
+        assert len(toggles) == 1, f"expected one visible sidebar toggle, found {len(toggles)}"
+        toggles[0].click()
+        wait_until(page, "el => el.getBoundingClientRect().width === 0 || el.getBoundingClientRect().right <= 0",
+                   sidebar, "the sidebar toggle did not hide the sidebar")
+        assert box(article)["x"] < article_shown["x"], "the article did not take the sidebar's room"
+        page.screenshot(path=str(SHOTS / "desktop__sidebar_hidden.png"))
+        toggles[0].click()
+        wait_until(page, "el => el.getBoundingClientRect().width > 0 && el.getBoundingClientRect().left >= 0",
+                   sidebar, "the sidebar toggle did not bring the sidebar back")
+        page.wait_for_timeout(500)  # let the theme's transition finish before measuring
+        assert box(sidebar) == shown, f"the sidebar came back elsewhere: {box(sidebar)} instead of {shown}"
+        assert box(article) == article_shown
+        assert not problems, "\n".join(problems)
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+def test_one_search_control_that_finds_a_chapter(server, browser, device):
+    """The header shows exactly one search control; using it lists results, and a result opens its chapter."""
+    dev = DESKTOP if device == "desktop" else PHONE
+    page, context, problems, _ = visit(browser, server + "book/03_regression.html", device=dev)
+    try:
+        controls = visible_search_controls(page)
+        assert len(controls) == 1, f"{device}: expected one visible search control, found {len(controls)}: " + \
+            str([c.evaluate("e => e.outerHTML.slice(0, 120)") for c in controls])
+        control = controls[0]
+        assert on_screen(box(control), dev["viewport"]["width"]), f"{device}: the search control is off screen"
+        control.tap() if device == "phone" else control.click()
+        field = page.locator(".search-button__search-container input[name=q]")
+        wait_until(page, "el => el.getBoundingClientRect().width > 0 && document.activeElement === el", field,
+                   f"{device}: the search control did not open a focused search field")
+        assert on_screen(box(field), dev["viewport"]["width"]), f"{device}: the search field is off screen: {box(field)}"
+        field.press_sequentially("softplus")
+        field.press("Enter")
+        page.wait_for_url(re.compile(r"/search\.html\?q=softplus"), timeout=WAIT_MS)
+        page.locator("ul.search li a").first.wait_for(state="visible", timeout=WAIT_MS)
+        result = page.locator("ul.search li a[href*='book/0']").first  # a chapter among the results
+        assert result.is_visible(), f"{device}: no chapter among the results: {page.inner_text('ul.search')[:300]}"
+        result.tap() if device == "phone" else result.click()
+        page.wait_for_url(re.compile(r"/book/\d\d_\w+\.html"), timeout=WAIT_MS)
+        assert "softplus" in page.inner_text("main").lower(), f"{device}: the chapter opened does not mention it"
+        page.screenshot(path=str(SHOTS / f"{device}__search_result.png"))
+        assert not problems, "\n".join(problems)
+    finally:
+        context.close()
+
+
+def test_phone_toggle_opens_the_chapter_list_and_a_tap_opens_a_chapter(server, browser):
+    page, context, problems, _ = visit(browser, server + "book/03_regression.html", device=PHONE)
+    try:
+        width = PHONE["viewport"]["width"]
+        sidebar = page.locator(".bd-sidebar-primary")
+        assert not on_screen(box(sidebar), width), "on a phone the chapter list should start closed"
+        toggles = [t for t in page.locator("button.primary-toggle").all() if t.is_visible()]
+        assert len(toggles) == 1, f"expected one visible navigation toggle on a phone, found {len(toggles)}"
+        toggles[0].tap()
+        wait_until(page, "el => { const r = el.getBoundingClientRect(); return r.width > 0 && r.left >= 0; }",
+                   sidebar, "on a phone the navigation toggle did not open the chapter list")
+        page.wait_for_timeout(500)  # the drawer slides in
+        opened = box(sidebar)
+        assert on_screen(opened, width), f"the toggle did not open the chapter list on screen: {opened}"
+        link = sidebar.locator("a.reference.internal[href$='05_binary_classification.html']").first
+        assert link.is_visible() and on_screen(box(link), width), "the chapter link is not visible in the opened list"
+        title = link.inner_text().strip()
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "phone__chapter_list.png"))
+        link.tap()
+        page.wait_for_url(re.compile(r"/book/05_binary_classification\.html$"), timeout=WAIT_MS)
+        assert page.locator("h1").first.inner_text().strip().rstrip("#").strip() == title
+        assert not on_screen(box(page.locator(".bd-sidebar-primary")), width), "the new chapter opened with the list open"
+        assert not problems, "\n".join(problems)
     finally:
         context.close()

@@ -5,8 +5,10 @@
 Writes bench/results.json and bench/results.md, and copies the table into the
 README between the ``<!-- bench:start -->`` / ``<!-- bench:end -->`` markers.
 Nothing here is a pass/fail test: the numbers are reported, and the targets
-(notebook <= 10 s, cold build <= 60 s and <= 2x the floor, make test <= 3 min)
-are marked met or missed.
+(slowest notebook <= 10 s; cold ``make book``, which executes the notebooks side by
+side, <= 0.75 x the serial sum of their fresh-kernel times; ``make test`` from a
+clean tree, venv present, <= 90 s) are marked met or missed. On a machine that
+other work shares, every number is inflated, and the ratios too.
 """
 from __future__ import annotations
 
@@ -29,12 +31,27 @@ BIN = Path(sys.executable).parent
 OUT = ROOT / "bench"
 
 
-def timed(cmd, **kw) -> float:
+# Other measurements plug in here: each entry is a function(results) -> list of (label, value text, target
+# text) rows; it may add its raw numbers to ``results`` (saved in results.json). The rows are appended to the main
+# table. (The grader's benchmark belongs here.)
+SECTIONS: list = []
+
+
+def timed(cmd, allow_failure=False, **kw) -> float:
+    """Wall seconds of ``cmd``; exits on failure unless ``allow_failure`` (then the time is still measured)."""
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+    seconds = time.perf_counter() - start
     if proc.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed (exit {proc.returncode}); its output ends with:\n{proc.stdout[-4000:]}")
-    return time.perf_counter() - start
+        message = f"{' '.join(cmd)} failed (exit {proc.returncode}); its output ends with:\n{proc.stdout[-4000:]}"
+        if not allow_failure:
+            sys.exit(message)
+        print(message, file=sys.stderr)
+        timed.failed.append(" ".join(cmd))
+    return seconds
+
+
+timed.failed = []
 
 
 def run_notebook(nb, cwd: Path) -> float:
@@ -107,7 +124,7 @@ def machine():
 
 
 def main():
-    results = {"machine": machine(), "date": time.strftime("%Y-%m-%d")}
+    results = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "load_before": os.getloadavg()[0]}
     notebooks = sorted((ROOT / "book").glob("*.ipynb"))
 
     print("floor (imports-only notebook) ...", flush=True)
@@ -124,19 +141,29 @@ def main():
         per_nb[path.name] = run_notebook(nbformat.read(path, as_version=4), ROOT / "book")
     results["notebooks_s"] = per_nb
 
+    results["notebooks_serial_sum_s"] = sum(per_nb.values())
+
     print("cold make book ...", flush=True)
     shutil.rmtree(ROOT / "_build", ignore_errors=True)
     results["book_cold_s"] = timed(["make", "book"])
     results["book_nothing_changed_s"] = timed(["make", "book"])
-    results["book_sphinx_incremental_s"] = timed([str(BIN / "jupyter-book"), "build", ".", "-W", "-n", "--keep-going"])
+    results["book_sphinx_only_s"] = timed([str(BIN / "jupyter-book"), "build", ".", "--all", "-W", "-n", "--keep-going"])
+    results["book_cold_over_serial"] = results["book_cold_s"] / results["notebooks_serial_sum_s"]
     results["book_cold_over_floor"] = results["book_cold_s"] / (len(notebooks) * results["floor_s"])
 
-    print("make test ...", flush=True)
-    results["make_test_s"] = timed(["make", "test"])
-    results["nbval_s"] = timed(["make", "nbval"])
+    print("make test from a clean tree ...", flush=True)
+    shutil.rmtree(ROOT / "_build", ignore_errors=True)
+    results["make_test_s"] = timed(["make", "test"], allow_failure=True)
+    results["make_test_failed"] = bool(timed.failed)
+    results["nbval_s"] = timed(["make", "nbval"], allow_failure=True)
 
+    extra_rows = [row for section in SECTIONS for row in section(results)]
+    results["extra_rows"] = extra_rows
+
+    results["load_after"] = os.getloadavg()[0]
     print("kernels vs torch.nn.functional ...", flush=True)
     results["kernels"] = kernels()
+    results["grading"] = __import__("bench_grading").measure()  # tools/bench_grading.py: a class of 30, sandboxed
 
     OUT.mkdir(exist_ok=True)
     (OUT / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
@@ -158,17 +185,23 @@ def render(r) -> str:
     m = r["machine"]
     slowest = max(r["notebooks_s"], key=r["notebooks_s"].get)
     lines = [
-        f"Measured {r['date']} on {m['cpu']} ({m['cores']} cores), Python {m['python']}, torch {m['torch']}.",
+        f"Measured {r['date']} on {m['cpu']} ({m['cores']} cores), Python {m['python']}, torch {m['torch']}; "
+        f"load average {r.get('load_before', float('nan')):.1f} at the start, {r.get('load_after', float('nan')):.1f} "
+        "at the end (above 0.5 the machine was busy with other work and the times are inflated).",
         "",
         "| measurement | seconds | target |",
         "|---|---:|---|",
-        f"| cold `make book` (empty `_build`) | {r['book_cold_s']:.1f} | ≤ 60 s: {mark(r['book_cold_s'] <= 60)} |",
+        f"| notebooks one after another, fresh kernels (serial sum) | {r['notebooks_serial_sum_s']:.1f} | |",
+        f"| cold `make book` (empty `_build`; notebooks side by side) | {r['book_cold_s']:.1f} | |",
+        f"| cold `make book` / serial sum | {r['book_cold_over_serial']:.2f}× | ≤ 0.75×: "
+        f"{mark(r['book_cold_over_serial'] <= 0.75)} |",
         f"| `make book` again, nothing changed | {r['book_nothing_changed_s']:.1f} | |",
-        f"| `jupyter-book build` incremental, nothing changed | {r['book_sphinx_incremental_s']:.1f} | |",
+        f"| Sphinx alone (`jupyter-book build --all`, outputs from the cache) | {r['book_sphinx_only_s']:.1f} | |",
         f"| floor: imports-only notebook in a fresh kernel | {r['floor_s']:.2f} | |",
-        f"| cold build / (notebooks × floor) | {r['book_cold_over_floor']:.2f}× | ≤ 2×: {mark(r['book_cold_over_floor'] <= 2)} |",
-        f"| `make test` (site built) | {r['make_test_s']:.1f} | ≤ 180 s: {mark(r['make_test_s'] <= 180)} |",
+        f"| `make test` from a clean tree (venv present){' (tests failed)' if r['make_test_failed'] else ''} | "
+        f"{r['make_test_s']:.1f} | ≤ 90 s: {mark(r['make_test_s'] <= 90)} |",
         f"| nbval alone (`make nbval`) | {r['nbval_s']:.1f} | |",
+        *[f"| {label} | {value} | {target} |" for label, value, target in r.get("extra_rows", [])],
         f"| `import torch` | {r['import_torch_s']:.2f} | |",
         f"| import all of `course_pkg` (torch included) | {r['import_course_pkg_s']:.2f} | |",
         f"| slowest notebook ({slowest}) | {r['notebooks_s'][slowest]:.1f} | ≤ 10 s: {mark(r['notebooks_s'][slowest] <= 10)} |",

@@ -1,6 +1,7 @@
 """Sphinx extension: on each chapter with exercises, link the homework version on Colab.
 
-Also writes a 404 page for GitHub Pages and fixes two console errors of the theme stack. The link is derived from ``_config.yml``'s repository url and branch (exposed
+Also writes a 404 page for GitHub Pages, fixes two console errors of the theme stack, and marks bibliography
+entries up as list items (accessibility). The link is derived from ``_config.yml``'s repository url and branch (exposed
 by jupyter-book as ``html_theme_options``), so a fork retargets it by editing
 that one line. A chapter has a homework version when ``student/<name>.ipynb``
 exists.
@@ -10,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from docutils import nodes
+from sphinx.writers.html5 import HTML5Translator
 
 
 def colab_url(repository_url: str, branch: str, path: str) -> str:
@@ -74,7 +76,23 @@ def fix_theme_page_context(app, pagename, templatename, context, doctree):
         context["default_mode"] = "auto"
 
 
+class CourseHTMLTranslator(HTML5Translator):
+    """Sphinx's HTML5 translator, with bibliography entries that are list items.
+
+    docutils wraps the references in ``<div role="list">`` and gives each entry ``role="doc-biblioentry"``,
+    a role that DPUB-ARIA 1.1 deprecates, so a list with no list items is what assistive technology (and
+    axe-core's aria-required-children) sees. Each entry becomes ``role="listitem"``. pydata-sphinx-theme adds
+    its Bootstrap rules on top of whichever translator is registered, so nothing else changes.
+    """
+
+    def visit_citation(self, node):
+        super().visit_citation(node)
+        self.body[-1] = self.body[-1].replace('role="doc-biblioentry"', 'role="listitem"')
+
+
 def setup(app):
+    for builder in ("html", "dirhtml", "singlehtml"):
+        app.set_translator(builder, CourseHTMLTranslator, override=True)
     app.connect("html-page-context", fix_theme_page_context, priority=900)
     app.connect("build-finished", write_404)
     app.connect("doctree-resolved", add_homework_link)
