@@ -30,6 +30,10 @@ def gaussian_solution(mean, var, target):
     return (0.5 * (torch.log(v) + (target - mean) ** 2 / v)).mean()
 
 
+def _floor(v):                                   # the value-only clamp of the solution
+    return v + (v.clamp(min=1e-6) - v).detach()
+
+
 def _plain_clamp(m, v, t):                       # right values, zero gradient for every clamped variance
     v = v.clamp(min=1e-6)
     return (0.5 * (torch.log(v) + (t - m) ** 2 / v)).mean()
@@ -67,6 +71,9 @@ GAUSSIAN_WRONG = {
     "a Python float": lambda m, v, t: gaussian_solution(m, v, t).item(),
     "float32 result": lambda m, v, t: gaussian_solution(m, v, t).float(),
     "clamped inside the log only": lambda m, v, t: (0.5 * (torch.log(v.clamp(min=1e-6)) + (t - m) ** 2 / v)).mean(),
+    "1/2 on the log only": lambda m, v, t: (0.5 * torch.log(_floor(v)) + (t - m) ** 2 / _floor(v)).mean(),
+    "(y - mu)^2 / (2 v) + log v": lambda m, v, t: (torch.log(_floor(v)) + (t - m) ** 2 / (2 * _floor(v))).mean(),
+    "log of the standard deviation": lambda m, v, t: (0.5 * (torch.log(_floor(v).sqrt()) + (t - m) ** 2 / _floor(v))).mean(),
 }
 
 
@@ -91,6 +98,13 @@ def test_gaussian_hints():
     assert "gradient with respect to `var`" in clamp and "clamp only the value" in clamp
     assert "in place" in check_quietly("distributions.gaussian_nll", _clamp_in_place).message
     assert "detached" in check_quietly("distributions.gaussian_nll", GAUSSIAN_WRONG["variance detached"]).message
+    for name, words in [("1/2 on the log only", "squared term needs its factor 1/2"),
+                        ("(y - mu)^2 / (2 v) + log v", "log term needs its factor 1/2"),
+                        ("log of the standard deviation", "not log(sqrt(var))"),
+                        ("no clamp", "clamp the variance at eps = 1e-6 before"),
+                        ("clamped inside the log only", "clamp the variance at eps = 1e-6 before"),
+                        ("eps 1e-8", "not 1e-08"), ("eps 1e-4", "not 0.0001")]:
+        assert words in check_quietly("distributions.gaussian_nll", GAUSSIAN_WRONG[name]).message, name
 
 
 # ---------------------------------------------------------------- distributions.pinball_loss
@@ -189,7 +203,11 @@ def test_pinball_hints():
                         ("sum instead of mean", "return the mean")]:
         assert words in check_quietly("distributions.pinball_loss", PINBALL_WRONG[name]).message, name
     reversed_levels = check_quietly("distributions.pinball_loss", PINBALL_WRONG["levels in reverse order"]).message
-    assert "wrong way round" not in reversed_levels
+    assert "wrong way round" not in reversed_levels and "order given" in reversed_levels
+    for name, words in [("q |e| on both sides", "the two sides cost differently"),
+                        ("max(q e, (1 - q) e)", "the second branch is (q - 1)*e"),
+                        ("squared error weighted by q", "linear in the residual")]:
+        assert words in check_quietly("distributions.pinball_loss", PINBALL_WRONG[name]).message, name
 
 
 # ---------------------------------------------------------------- distributions.mdn_nll
@@ -219,9 +237,15 @@ def _mdn_hand_softmax(pi_logits, mu, sigma, target):  # exp(logits) / sum: overf
     return -torch.logsumexp(log_pi - 0.5 * z ** 2 - torch.log(sigma) - 0.5 * math.log(2 * math.pi), dim=1).mean()
 
 
-def _mdn_in_place(pi_logits, mu, sigma, target):
+def _mdn_clamp_in_place(pi_logits, mu, sigma, target):   # leaves the values as they were, breaks autograd
     sigma.clamp_(min=1e-6)
     return mdn_solution(pi_logits, mu, sigma, target)
+
+
+def _mdn_in_place(pi_logits, mu, sigma, target):   # centres the means in the caller's tensor to save memory
+    z = mu.sub_(target.unsqueeze(1)).neg_().div_(sigma)
+    log_n = -0.5 * z ** 2 - torch.log(sigma) - 0.5 * math.log(2 * math.pi)
+    return -torch.logsumexp(torch.log_softmax(pi_logits, dim=1) + log_n, dim=1).mean()
 
 
 def _mdn_rows_misaligned(pi_logits, mu, sigma, target):  # target (N,) against (N, K) when N == K
@@ -263,7 +287,7 @@ MDN_WRONG = {
     "sum instead of mean": lambda a, m, s, t: mdn_solution(a, m, s, t) * a.shape[0],
     "per-sample losses (no mean)": lambda a, m, s, t: mdn_nll(a, m, s, t, reduction="none"),
     "rows misaligned when N == K": _mdn_rows_misaligned,
-    "modifies sigma in place": _mdn_in_place,
+    "modifies mu in place": _mdn_in_place,
     "scales detached": lambda a, m, s, t: mdn_solution(a, m, s.detach(), t),
 }
 
@@ -285,21 +309,36 @@ def test_mdn_hints():
     assert "60 standard deviations" in naive and ("inf" in naive or "NaN" in naive)
     assert "stably" in check_quietly("distributions.mdn_nll", _mdn_hand_softmax).message
     assert "in place" in check_quietly("distributions.mdn_nll", _mdn_in_place).message
+    # clamp_ on scales above the floor changes no value, but autograd refuses it on the gradient cases
+    clamp = check_quietly("distributions.mdn_nll", _mdn_clamp_in_place)
+    assert clamp.status is Status.ERROR and "in-place operation" in clamp.message
     for name, words in [("no constant log(2 pi)/2", "include the constant"), ("sum instead of mean", "mean over N"),
-                        ("sigma read as a variance", "standard deviation")]:
+                        ("sigma read as a variance", "standard deviation"),
+                        ("-log(sigma^2) instead of -log(sigma)", "not log sigma_k^2"),
+                        ("logits used as log-weights", "log_softmax over the K components"),
+                        ("softmax over the batch", "not over the batch")]:
         assert words in check_quietly("distributions.mdn_nll", MDN_WRONG[name]).message, name
 
 
-@pytest.mark.parametrize("module_table, case", [("GAUSSIAN_MISTAKES", "_gaussian_cases"),
-                                                ("PINBALL_MISTAKES", "_pinball_cases"),
-                                                ("MDN_MISTAKES", "_mdn_cases")])
-def test_diagnosed_mistakes_differ_from_the_reference(module_table, case):
-    """A hint names a mistake only when the answer equals it, so no mistake may equal the reference."""
+@pytest.mark.parametrize("module_table, case, which", [("GAUSSIAN_MISTAKES", "_gaussian_cases", (0, 0)),
+                                                       ("GAUSSIAN_FLOOR_MISTAKES", "_gaussian_cases", (1, 1)),
+                                                       ("PINBALL_MISTAKES", "_pinball_cases", (0, 0)),
+                                                       ("MDN_MISTAKES", "_mdn_cases", (0,))])
+def test_diagnosed_mistakes_differ_from_the_reference(module_table, case, which):
+    """A hint names a mistake only when the answer equals it, so no mistake may equal the reference (on the case
+    the checker diagnoses it on), nor another mistake with a different hint."""
     from course_pkg.homework.exercises import distributions as checks
-    cases = getattr(checks, case)()
-    label, args = cases[0][0] if isinstance(cases[0], list) else cases[0][:2]
-    reference = {"GAUSSIAN_MISTAKES": gaussian_nll, "PINBALL_MISTAKES": pinball_loss, "MDN_MISTAKES": mdn_nll}
+    picked = getattr(checks, case)()
+    for i in which:
+        picked = picked[i]
+    args = picked[1]
+    reference = {"GAUSSIAN_MISTAKES": gaussian_nll, "GAUSSIAN_FLOOR_MISTAKES": gaussian_nll,
+                 "PINBALL_MISTAKES": pinball_loss, "MDN_MISTAKES": mdn_nll}
     expected = reference[module_table](*args).double()
+    values = [mistake(*args).double() for mistake in getattr(checks, module_table).values()]
+    for i, a in enumerate(values):
+        for b in values[i + 1:]:
+            assert not torch.isclose(a, b, rtol=1e-4, atol=1e-4)   # the checker tells them apart at 1e-5
     for hint, mistake in getattr(checks, module_table).items():
         assert not torch.isclose(mistake(*args).double(), expected, rtol=1e-3, atol=1e-3), hint
 
@@ -310,7 +349,7 @@ def test_diagnosed_mistakes_differ_from_the_reference(module_table, case):
     ("distributions.gaussian_nll", lambda m, v, t: gaussian_solution(m, v, t) * 1.01, gaussian_nll,
      (torch.zeros(1), torch.ones(1), torch.ones(1))),
     ("distributions.pinball_loss", lambda p, t, q: pinball_solution(p, t, q) * 1.01, pinball_loss,
-     (torch.zeros(1, 1), torch.ones(1), [0.3])),
+     (torch.zeros(1, 1), torch.ones(1), (0.3,))),
     ("distributions.mdn_nll", lambda a, m, s, t: mdn_solution(a, m, s, t) * 1.01, mdn_nll,
      (torch.zeros(1, 2), torch.tensor([[0.0, 1.0]]), torch.ones(1, 2), torch.zeros(1))),
 ])
