@@ -204,7 +204,7 @@ def make_multiclass(n: int = 600, num_classes: int = 3, noise: float = 0.2, seed
 
 # ---------------------------------------------------------------- outputs with structure
 
-__all__ += ["count_rate", "make_counts", "make_ordinal", "make_angles", "make_selection"]  # chapter "Outputs with structure"
+__all__ += ["count_rate", "make_counts", "make_ordinal", "angle_direction", "make_angles", "make_selection"]  # chapter "Outputs with structure"
 
 from course_pkg._validation import check_tensor  # noqa: E402  (imported here to keep this section self-contained)
 
@@ -279,6 +279,21 @@ def make_ordinal(n: int = 200, num_classes: int = 7, noise: float = 0.5, seed: i
     return x.to(device), y.to(device)
 
 
+def angle_direction(x: torch.Tensor) -> torch.Tensor:
+    r"""The true mean direction of :func:`make_angles`, :math:`\mu(x) = \mathrm{wrap}(2.5x + 1.2)` in :math:`(-\pi, \pi]`.
+
+    Shape: any; same shape out.
+
+    Example:
+        >>> angle_direction(torch.tensor([0.0, 1.0]))
+        tensor([ 1.2000, -2.5832])
+    """
+    check_tensor(x, "x", floating=True)
+    raw = 2.5 * x + 1.2
+    mu = torch.atan2(torch.sin(raw), torch.cos(raw))
+    return torch.where(mu == -math.pi, torch.full_like(mu, math.pi), mu)
+
+
 def make_angles(n: int = 300, seed: int = 0, device=None, return_concentration: bool = False):
     r"""Angles (radians) that depend smoothly on a 1-D input and wrap around at :math:`\pm\pi`.
 
@@ -286,7 +301,7 @@ def make_angles(n: int = 300, seed: int = 0, device=None, return_concentration: 
     with von Mises noise :math:`\varepsilon \sim \mathrm{VM}(0, \kappa(x))`,
     :math:`\kappa(x) = 1/s(x)^2` for the spread :math:`s(x) = 0.1 + 0.15\,(x + 1)` (0.1 to 0.4
     radians), and :math:`\mathrm{wrap}` mapping into :math:`(-\pi, \pi]`. The
-    direction :math:`2.5x + 1.2` passes :math:`\pi` near :math:`x = 0.78`,
+    direction :math:`2.5x + 1.2` (:func:`angle_direction`, wrapped) passes :math:`\pi` near :math:`x = 0.78`,
     so the targets jump from near :math:`+\pi` to near :math:`-\pi` there, although the
     direction itself moves smoothly. The noise is drawn by
     ``torch.distributions.VonMises`` under a forked, seeded global generator

@@ -80,7 +80,7 @@ def binary_counts(pred: torch.Tensor, target: torch.Tensor) -> dict:
 
 # ---------------------------------------------------------------- outputs with structure
 
-__all__ += ["mean_poisson_deviance", "mean_angular_error"]  # chapter "Outputs with structure"
+__all__ += ["mean_poisson_deviance", "angular_error", "mean_angular_error"]  # chapter "Outputs with structure"
 
 
 def mean_poisson_deviance(rate: torch.Tensor, target: torch.Tensor) -> float:
@@ -109,10 +109,29 @@ def mean_poisson_deviance(rate: torch.Tensor, target: torch.Tensor) -> float:
     return float((2 * (torch.xlogy(y, y) - torch.xlogy(y, lam) - (y - lam))).mean())
 
 
+def angular_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    r"""Absolute angle between each predicted and true direction, :math:`|\mathrm{wrap}(\hat\theta - \theta)|` in :math:`[0, \pi]`.
+
+    :math:`\mathrm{wrap}(a) = \operatorname{atan2}(\sin a, \cos a)`, so :math:`3.1` against :math:`-3.1` is
+    an error of :math:`2\pi - 6.2 \approx 0.08`, not 6.2. Detached, float64.
+
+    Shapes: ``pred`` and ``target`` identical, angles in radians, floating; returns the same shape.
+
+    Example:
+        >>> angular_error(torch.tensor([3.1, 0.5]), torch.tensor([-3.1, 0.0]))
+        tensor([0.0832, 0.5000], dtype=torch.float64)
+    """
+    check_tensor(pred, "pred", floating=True)
+    check_tensor(target, "target", floating=True)
+    check_same_shape(pred, target, "pred", "target")
+    d = pred.detach().double() - target.detach().double()
+    return torch.atan2(torch.sin(d), torch.cos(d)).abs()
+
+
 def mean_angular_error(pred: torch.Tensor, target: torch.Tensor) -> float:
     r"""Mean absolute angle between predicted and true directions, in radians, in :math:`[0, \pi]`.
 
-    :math:`\frac1N\sum_n |\mathrm{wrap}(\hat\theta_n - \theta_n)|` with
+    The mean of :func:`angular_error`, :math:`\frac1N\sum_n |\mathrm{wrap}(\hat\theta_n - \theta_n)|` with
     :math:`\mathrm{wrap}(a) = \operatorname{atan2}(\sin a, \cos a)`, so
     :math:`3.1` against :math:`-3.1` is an error of :math:`2\pi - 6.2 \approx 0.08`, not 6.2.
 
@@ -122,11 +141,7 @@ def mean_angular_error(pred: torch.Tensor, target: torch.Tensor) -> float:
         >>> round(mean_angular_error(torch.tensor([3.1]), torch.tensor([-3.1])), 4)
         0.0832
     """
-    check_tensor(pred, "pred", floating=True)
-    check_tensor(target, "target", floating=True)
-    check_same_shape(pred, target, "pred", "target")
-    d = pred.detach().double() - target.detach().double()
-    return float(torch.atan2(torch.sin(d), torch.cos(d)).abs().mean())
+    return float(angular_error(pred, target).mean())
 
 
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple:

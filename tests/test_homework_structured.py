@@ -122,11 +122,13 @@ SPARSEMAX_WRONG = {
     "support one too small": (sparsemax_variant(size_shift=-1), "off by one"),
     "softmax": (lambda o: torch.softmax(o, dim=-1), "softmax"),
     "in-place shift": (sparsemax_in_place, "in place"),
-    "relu of centred logits, renormalized": (sparsemax_relu_renormalized, ""),
+    "relu of centred logits, renormalized": (sparsemax_relu_renormalized, "not the projection"),
     "tau without the -1": (sparsemax_tau_without_minus_one, "sum to 1"),
     "float32 for float64 input": (lambda o: good_sparsemax(o).float(), "dtype"),
     "through NumPy (no gradient)": (sparsemax_numpy, "detached"),
-    "max(o, 0) normalized": (lambda o: o.clamp(min=0) / o.clamp(min=0).sum(-1, keepdim=True).clamp(min=1e-12), ""),
+    "max(o, 0) normalized": (lambda o: o.clamp(min=0) / o.clamp(min=0).sum(-1, keepdim=True).clamp(min=1e-12),
+                             "not the projection"),
+    "clamp to [0, 1] instead of the projection": (lambda o: o.clamp(0, 1), "sum to 1"),
 }
 
 
@@ -167,6 +169,11 @@ def coral_one_hot_levels(logits, target):
     return (levels * F.softplus(-logits) + (1 - levels) * F.softplus(logits)).sum(dim=1).mean()
 
 
+def coral_sigmoid_bce(logits, target):
+    levels = (target.unsqueeze(1) > torch.arange(logits.shape[1])).to(logits.dtype)
+    return F.binary_cross_entropy(torch.sigmoid(logits), levels, reduction="sum") / logits.shape[0]
+
+
 CORAL_WRONG = {
     "labels 1..K (arange(1, K))": (coral_variant(first_k=1), "labels 1..K"),
     "levels y >= k": (coral_variant(compare=torch.ge), "strictly greater"),
@@ -176,7 +183,8 @@ CORAL_WRONG = {
     "log(sigmoid) unstable": (coral_naive_log, "not finite"),
     "in-place clamp of the logits": (coral_in_place, "in place"),
     "softmax cross-entropy": (coral_as_classes, ""),
-    "one-hot levels": (coral_one_hot_levels, ""),
+    "one-hot levels": (coral_one_hot_levels, "cumulative"),
+    "sigmoid then binary_cross_entropy": (coral_sigmoid_bce, "sigmoid probabilities"),
     "float32 for float64 input": (lambda z, y: good_coral_loss(z, y).float(), "dtype"),
     "detached": (lambda z, y: good_coral_loss(z.detach(), y), "detached"),
 }

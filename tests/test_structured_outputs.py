@@ -285,6 +285,15 @@ def test_data_makers_are_seeded_and_have_their_documented_ranges():
     x, theta, kappa = data.make_angles(3000, return_concentration=True)
     assert bool((theta > -math.pi).all() and (theta <= math.pi).all())
     assert 6.25 - 1e-3 <= kappa.min().item() < 6.4 and 98.0 < kappa.max().item() <= 100.0 + 1e-3
+    # angle_direction is the mean direction: the circular mean of theta - mu is ~0 and its spread matches kappa
+    d = theta.double() - data.angle_direction(x[:, 0]).double()
+    assert abs(torch.atan2(torch.sin(d).mean(), torch.cos(d).mean()).item()) < 0.02
+    from scipy.special import i0e, i1e
+    expected_mean_cos = float((torch.from_numpy(i1e(kappa.double().numpy()) / i0e(kappa.double().numpy()))).mean())
+    assert abs(torch.cos(d).mean().item() - expected_mean_cos) < 0.01
+    mu = data.angle_direction(torch.tensor([-1.0, 0.0, (math.pi - 1.2) / 2.5, 1.0], dtype=torch.float64))
+    assert torch.allclose(mu, torch.tensor([-1.3, 1.2, math.pi, 3.7 - 2 * math.pi], dtype=torch.float64))
+    assert bool((mu > -math.pi).all() and (mu <= math.pi).all())
     before = torch.random.get_rng_state()
     data.make_angles(10)
     assert torch.equal(before, torch.random.get_rng_state())  # the global generator is left alone
@@ -313,6 +322,14 @@ def test_metrics():
     assert metrics.mean_poisson_deviance(lam, y) == pytest.approx(expected, rel=1e-13)
     assert metrics.mean_angular_error(torch.tensor([3.1, 0.2]), torch.tensor([-3.1, -0.2])) == pytest.approx(
         (2 * math.pi - 6.2 + 0.4) / 2, rel=1e-6)
+    # per example: the absolute wrapped difference in [0, pi], against SciPy's circular difference
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(-10, 10, 200), rng.uniform(-10, 10, 200)
+    got = metrics.angular_error(torch.from_numpy(a), torch.from_numpy(b))
+    expected = np.abs((a - b + np.pi) % (2 * np.pi) - np.pi)
+    assert got.dtype == torch.float64 and np.allclose(got.numpy(), expected, atol=1e-12)
+    assert bool((got >= 0).all() and (got <= math.pi).all())
+    assert metrics.mean_angular_error(torch.from_numpy(a), torch.from_numpy(b)) == pytest.approx(expected.mean(), rel=1e-12)
 
 
 def test_plotting_helpers():

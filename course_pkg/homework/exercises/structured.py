@@ -1,11 +1,14 @@
 """Checks for the chapter "Outputs with structure" (counts, ordinal labels, directions, sparsemax).
 
-Each check draws its inputs from its own seeded cases function, with every
+Each check draws its inputs from its own cases function (``case_generator``: the
+notebook's streams in a notebook, a fresh seed on every grading run), with every
 dtype explicit (nothing depends on ``torch.get_default_dtype()``), calls the
 answer on a copy of each input and fails it if it changed that copy in place.
 The references are :func:`course_pkg.transforms.sparsemax`,
 :func:`course_pkg.losses.coral_loss` and :func:`course_pkg.inference.predict_angle`,
-evaluated in float64 and cast back. Before the plain comparison each check
+evaluated in float64 and cast back; the same functions are the ``reference=``
+answers from which the grader records each check's plan, and the exercise texts
+forbid ``course_pkg`` (the answers must not call these references). Before the plain comparison each check
 compares the answer with the mistakes a student plausibly makes (sparsemax
 without sorting, CORAL levels for labels 1..K, swapped atan2 arguments, ...)
 and, on a match, names the mistake; no message shows an expected value.
@@ -14,11 +17,10 @@ import math
 
 import torch
 
-from course_pkg.homework.checking import Feedback, compare_tensors, describe_type
+from course_pkg.homework.checking import Feedback, case_generator, compare_tensors, describe_type
 from course_pkg.homework.registry import exercise
 from course_pkg.inference import predict_angle
 from course_pkg.losses import coral_loss
-from course_pkg.runtime import generator
 from course_pkg.transforms import softplus, sparsemax
 
 F32_TOL = {"atol": 1e-5, "rtol": 1e-5}
@@ -122,9 +124,20 @@ SPARSEMAX_MISTAKES = [
 ]
 
 
+def _one_shift_per_row(p, o):
+    """Is ``p - o`` the same number on every non-zero entry of each row (as for max(o - tau, 0))?"""
+    p, o = p.double(), o.double()
+    support = p > 0
+    shift = torch.where(support, o - p, torch.nan)
+    spread = (shift.nan_to_num(-torch.inf).amax(dim=-1) + shift.nan_to_num(torch.inf).amin(dim=-1).neg())
+    spread = torch.where(support.any(dim=-1), spread, torch.zeros_like(spread))
+    scale = 1 + o.abs().amax(dim=-1)
+    return bool((spread <= 1e-4 * scale).all())
+
+
 def sparsemax_cases(seed=101):
     """(label, logits, weights for the gradient) for structured.sparsemax, every dtype explicit."""
-    g = generator(seed)
+    g = case_generator(seed)
 
     def w(shape, dtype):
         return torch.randn(shape, generator=g, dtype=dtype)
@@ -144,7 +157,8 @@ def sparsemax_cases(seed=101):
     return cases
 
 
-@exercise("structured.sparsemax", time_limit=10)
+@exercise("structured.sparsemax", reference=sparsemax, answer="my_sparsemax", time_limit=10,
+          forbidden=("course_pkg",))
 def _(answer):
     """my_sparsemax(o): sparsemax along the last dimension, values and gradients, float32 and float64, ±1000."""
     if not callable(answer) or isinstance(answer, type):
@@ -161,6 +175,10 @@ def _(answer):
                     raise Feedback(f"on {label}: some entries are negative; sparsemax clips at zero, max(o - tau, 0)")
                 if not bool(torch.allclose(sums, torch.ones_like(sums), atol=1e-4)):
                     raise Feedback(f"on {label}: the entries of a row do not sum to 1; check tau and the support size")
+                if not _one_shift_per_row(got.detach(), o):
+                    raise Feedback(f"on {label}: the non-zero entries of a row must be o_i - tau with one tau for "
+                                   "the whole row (sparsemax subtracts a threshold and clips, max(o - tau, 0)); "
+                                   "clipping and then dividing by the sum is not the projection onto the simplex")
             compare_tensors(got, expected, what=f"on {label}", **_tol(o.dtype))
         g_got = _gradient(got, o_in, weights, label)
         o_ref = o.detach().clone().requires_grad_(True)
@@ -186,6 +204,12 @@ def _coral_with(logits, target, *, first_k=0, compare=torch.gt, reduce="sum"):
     return bce.sum(dim=1).mean()
 
 
+def _coral_from_probabilities(logits, target):
+    levels = (target.unsqueeze(1) > torch.arange(logits.shape[1])).to(logits.dtype)
+    bce = torch.nn.functional.binary_cross_entropy(torch.sigmoid(logits), levels, reduction="none")
+    return bce.sum(dim=1).mean()
+
+
 CORAL_MISTAKES = [
     (lambda z, y: _coral_with(z, y, first_k=1), "the levels are shifted by one: these are the levels for labels "
      "1..K (as in the CORAL paper); here labels are 0..K-1 and level k is [y > k] for k = 0..K-2"),
@@ -195,12 +219,17 @@ CORAL_MISTAKES = [
     (lambda z, y: _coral_with(z, y, reduce="batch_sum"), "average over the batch (N), do not sum over it"),
     (lambda z, y: _coral_with(z, y, compare=torch.le), "the levels are reversed: column k is the logit of "
      "P(y > k), so its level is 1 when y > k (a large label has all levels 1)"),
+    (lambda z, y: _coral_with(z, y, compare=torch.eq), "the levels are cumulative, [y > k] for every k = 0..K-2 "
+     "(label 2 with K = 5 gives 1, 1, 0, 0), not a one-hot [y == k]"),
+    (lambda z, y: _coral_from_probabilities(z, y), "the loss is computed from sigmoid probabilities, which round to "
+     "exactly 0 or 1 at large |z| (and binary_cross_entropy clamps log 0 at -100); work on the logits: "
+     "-log sigmoid(z) = softplus(-z), -log(1 - sigmoid(z)) = softplus(z), or binary_cross_entropy_with_logits"),
 ]
 
 
 def coral_cases(seed=102):
     """(label, logits, target) for structured.coral_loss, every dtype explicit."""
-    g = generator(seed)
+    g = case_generator(seed)
     i64 = torch.int64
     return [
         ("random float32 logits (16, 4), labels 0..4",
@@ -217,7 +246,8 @@ def coral_cases(seed=102):
     ]
 
 
-@exercise("structured.coral_loss", time_limit=10)
+@exercise("structured.coral_loss", reference=coral_loss, answer="my_coral_loss", time_limit=10,
+          forbidden=("course_pkg",))
 def _(answer):
     """my_coral_loss(logits, target): mean over N of the sum over k of BCE(z_k, [y > k]), labels 0..K-1, stable."""
     if not callable(answer) or isinstance(answer, type):
@@ -266,7 +296,7 @@ ANGLE_MISTAKES = [
 
 def angle_cases(seed=103):
     """(label, raw head outputs (N, 2)) for structured.angle_from_head, every dtype explicit."""
-    g = generator(seed)
+    g = case_generator(seed)
     quadrants = torch.tensor([[1.0, 0.5], [-1.0, 0.5], [-1.0, -0.5], [1.0, -0.5], [0.0, 2.0], [0.0, -2.0]],
                              dtype=torch.float32)
     near_cut = torch.tensor([[-1.0, 1e-3], [-1.0, -1e-3], [-3.0, 0.2], [-3.0, -0.2]], dtype=torch.float64)
@@ -279,7 +309,8 @@ def angle_cases(seed=103):
     ]
 
 
-@exercise("structured.angle_from_head", time_limit=10)
+@exercise("structured.angle_from_head", reference=predict_angle, answer="angle_from_head", time_limit=10,
+          forbidden=("course_pkg",))
 def _(answer):
     """angle_from_head(o): atan2(o[:, 1], o[:, 0]) for raw (cos, sin) outputs (N, 2), radians in [-pi, pi]."""
     if not callable(answer) or isinstance(answer, type):
