@@ -16,6 +16,7 @@ from course_pkg.runtime import _check_seed, generator
 __all__ = [
     "make_regression", "make_bounded_regression", "make_positive_regression", "make_lognormal_regression",
     "make_binary", "make_multiclass", "make_multilabel", "make_heteroscedastic_regression",
+    "heteroscedastic_mean", "heteroscedastic_std", "make_inverse_problem",
     "subsample_class", "make_long_tailed",
 ]
 
@@ -401,12 +402,33 @@ def make_multilabel(n: int = 600, rates=(0.5, 0.3, 0.12, 0.04), in_features: int
     return x.to(device), (score > t).float().to(device)
 
 
+def heteroscedastic_mean(x: torch.Tensor) -> torch.Tensor:
+    r"""The true conditional mean of :func:`make_heteroscedastic_regression`, :math:`\sin(1.5x)`.
+
+    Shape: same as ``x``. Example:
+        >>> heteroscedastic_mean(torch.tensor([0.0]))
+        tensor([0.])
+    """
+    return torch.sin(1.5 * check_tensor(x, "x", floating=True))
+
+
+def heteroscedastic_std(x: torch.Tensor) -> torch.Tensor:
+    r"""The true noise standard deviation of :func:`make_heteroscedastic_regression`, :math:`0.05 + 0.1(x + 3)`.
+
+    Shape: same as ``x``. Example:
+        >>> heteroscedastic_std(torch.tensor([-3.0, 3.0]))
+        tensor([0.0500, 0.6500])
+    """
+    return 0.05 + 0.1 * (check_tensor(x, "x", floating=True) + 3)
+
+
 def make_heteroscedastic_regression(n: int = 400, seed: int = 0, device=None, return_std: bool = False):
     r"""1-D regression whose noise level depends on the input (heteroscedastic).
 
     :math:`y = \sin(1.5x) + s(x)\,\varepsilon`, :math:`\varepsilon \sim \mathcal N(0, 1)`,
     with standard deviation :math:`s(x) = 0.05 + 0.1\,(x + 3)` growing from 0.05
-    at :math:`x = -3` to 0.65 at :math:`x = 3`; ``x`` uniform on [-3, 3].
+    at :math:`x = -3` to 0.65 at :math:`x = 3`; ``x`` uniform on [-3, 3]
+    (:func:`heteroscedastic_mean` and :func:`heteroscedastic_std` evaluate the two curves).
 
     Shapes: ``x`` (n, 1), ``y`` (n, 1), float32; with ``return_std=True`` also
     the true :math:`s(x)` (n, 1) as a third tensor.
@@ -419,10 +441,36 @@ def make_heteroscedastic_regression(n: int = 400, seed: int = 0, device=None, re
     _check_n(n)
     g = generator(seed)
     x = torch.rand(n, 1, generator=g) * 6 - 3
-    std = 0.05 + 0.1 * (x + 3)
-    y = torch.sin(1.5 * x) + std * torch.randn(n, 1, generator=g)
+    std = heteroscedastic_std(x)
+    y = heteroscedastic_mean(x) + std * torch.randn(n, 1, generator=g)
     out = (x.to(device), y.to(device))
     return out + (std.to(device),) if return_std else out
+
+
+def make_inverse_problem(n: int = 1000, noise: float = 0.1, seed: int = 0, device=None):
+    r"""Bishop's (1994) inverse problem: predict y from :math:`x = y + 0.3\sin(2\pi y) + \varepsilon`.
+
+    ``y`` uniform on [0, 1], :math:`\varepsilon` uniform on ``(-noise, noise)``.
+    The forward map y -> x is a function; its inverse x -> y is not: without
+    noise, every x between about 0.41 and 0.59 comes from three values of y
+    (the noise widens that range), so p(y | x) has three modes there, and the
+    conditional mean (what a squared-error fit estimates) falls between them.
+
+    Shapes: ``x`` (n, 1), ``y`` (n, 1), float32.
+
+    Example:
+        >>> x, y = make_inverse_problem(4)
+        >>> x.shape, bool(((y >= 0) & (y <= 1)).all())
+        (torch.Size([4, 1]), True)
+    """
+    _check_n(n)
+    noise = check_number(noise, "noise")
+    if noise < 0:
+        raise ValueError(f"noise must be >= 0, got {noise}")
+    g = generator(seed)
+    y = torch.rand(n, 1, generator=g)
+    x = y + 0.3 * torch.sin(2 * math.pi * y) + noise * (2 * torch.rand(n, 1, generator=g) - 1)
+    return x.to(device), y.to(device)
 
 
 def make_long_tailed(n: int = 1200, num_classes: int = 5, imbalance: float = 50.0, noise: float = 0.6,

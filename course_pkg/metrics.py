@@ -14,7 +14,8 @@ import torch
 
 from course_pkg._validation import check_number, check_same_shape, check_tensor
 
-__all__ = ["accuracy", "binary_counts", "wilson_interval", "per_class_recall", "balanced_accuracy"]
+__all__ = ["accuracy", "binary_counts", "wilson_interval", "interval_coverage", "per_class_recall",
+           "balanced_accuracy"]
 
 
 def _labels(t, name: str) -> torch.Tensor:
@@ -178,6 +179,37 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple:
     low, high = (centre - half) / scale, (centre + half) / scale
     # At k = 0 or k = n one end is exactly p; keep it there rather than one rounding step inside.
     return (0.0 if successes == 0 else min(low, p)), (1.0 if successes == n else max(high, p))
+
+
+def interval_coverage(lower: torch.Tensor, upper: torch.Tensor, target: torch.Tensor) -> tuple:
+    r"""How many targets fall inside their predicted interval: ``(inside, n)``, ready for :func:`wilson_interval`.
+
+    .. math::
+        \text{inside} = \sum_n [\ell_n \le y_n \le u_n], \qquad
+        \text{coverage} = \text{inside} / n .
+
+    A central interval between the q and 1 - q quantiles should cover a share
+    1 - 2q of held-out targets; measured on n targets, the coverage is itself
+    uncertain, hence the counts. An interval with :math:`\ell_n > u_n` (crossed
+    quantiles) contains nothing. NaN bounds count as misses.
+
+    Shapes: ``lower``, ``upper``, ``target`` identical (any shape), floating.
+
+    Example:
+        >>> interval_coverage(torch.tensor([0.0, 0.0]), torch.tensor([1.0, 1.0]), torch.tensor([0.5, 2.0]))
+        (1, 2)
+        >>> low, high = wilson_interval(*interval_coverage(torch.zeros(3), torch.ones(3), torch.full((3,), 0.5)))
+        >>> round(low, 3), high
+        (0.439, 1.0)
+    """
+    for name, t in (("lower", lower), ("upper", upper), ("target", target)):
+        check_tensor(t, name, floating=True)
+    check_same_shape(lower, target, "lower", "target")
+    check_same_shape(upper, target, "upper", "target")
+    if target.numel() == 0:
+        raise ValueError("target must hold at least one value")
+    inside = (lower.detach() <= target.detach()) & (target.detach() <= upper.detach())
+    return int(inside.sum()), target.numel()
 
 
 def _class_labels(pred, target, num_classes) -> tuple:

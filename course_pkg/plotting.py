@@ -21,6 +21,7 @@ __all__ = [
     "STYLE", "COLORS", "CourseFigure", "new_figure", "plot_functions", "plot_histories",
     "plot_regression_fit", "plot_decision_regions", "plot_bars", "plot_loss_vs_logit",
     "plot_reliability_diagram", "plot_mean_std_band", "plot_embeddings", "plot_distance_histograms",
+    "plot_conditional_density", "plot_quantile_curves",
 ]
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
@@ -455,7 +456,7 @@ def plot_mean_std_band(x: torch.Tensor, y: torch.Tensor, predict, *, k: float = 
         if t.dim() != 2 or t.shape[1] != 1:
             raise ValueError(f"{name} must have shape (N, 1), got {tuple(t.shape)}")
     fig, ax = new_figure(width=6.0, height=3.8)
-    grid = torch.linspace(float(x.min()), float(x.max()), 300, device=x.device).unsqueeze(1)
+    grid = torch.linspace(float(x.min()), float(x.max()), 300, dtype=x.dtype, device=x.device).unsqueeze(1)
     with torch.no_grad():
         mean, std = predict(grid)
     g, m, s = _np(grid).ravel(), _np(mean).ravel(), _np(std).ravel()
@@ -592,6 +593,111 @@ def plot_embeddings(z: torch.Tensor, labels: torch.Tensor, title: str = "", *, u
         ax.set_aspect("equal", adjustable="datalim")
         ax.set(xlabel="$z_1$", ylabel="$z_2$", title=title)
         ax.legend(loc="upper right", fontsize=8)
+    return fig
+
+
+def _check_column(t, name: str) -> None:
+    check_tensor(t, name, floating=True)
+    if t.dim() != 2 or t.shape[1] != 1:
+        raise ValueError(f"{name} must have shape (N, 1), got {tuple(t.shape)}")
+
+
+def plot_conditional_density(x: torch.Tensor, y: torch.Tensor, density, *, curves: dict | None = None,
+                             title: str = "", resolution: int = 200):
+    r"""A predicted conditional density :math:`p(y \mid x)` as a colour map, with the data and optional curves.
+
+    Args:
+        x, y: data of shape (N, 1), drawn as points.
+        density: callable ``(x (P, 1), y (P,)) -> (P,)``, the density at each pair;
+            called once on a ``resolution`` x ``resolution`` grid spanning the data.
+        curves: optional mapping label -> callable ``x (M, 1) -> (M, 1)`` (e.g. a
+            model trained with squared error), drawn as lines.
+
+    Example:
+        >>> x = torch.linspace(0, 1, 5).unsqueeze(1)
+        >>> fig = plot_conditional_density(x, x, lambda a, b: torch.exp(-(a[:, 0] - b) ** 2), resolution=10)
+        >>> fig.axes[0].get_ylabel()
+        'y'
+    """
+    _check_column(x, "x")
+    _check_column(y, "y")
+    if not callable(density):
+        raise TypeError(f"density must be callable as density(x, y), got {type(density).__name__}")
+    if curves is not None and not isinstance(curves, dict):
+        raise TypeError(f"curves must be a dict label -> callable or None, got {type(curves).__name__}")
+    gx = torch.linspace(float(x.min()), float(x.max()), resolution, dtype=x.dtype, device=x.device)
+    pad = 0.05 * float(y.max() - y.min())
+    gy = torch.linspace(float(y.min()) - pad, float(y.max()) + pad, resolution, dtype=y.dtype, device=y.device)
+    mesh_x, mesh_y = torch.meshgrid(gx, gy, indexing="xy")   # (L, M): rows follow y, columns x
+    with torch.no_grad():
+        dens = density(mesh_x.reshape(-1, 1), mesh_y.reshape(-1)).reshape(mesh_x.shape)
+    fig, ax = new_figure(width=6.0, height=4.0)
+    with _style():
+        # A square-root colour scale: narrow components have tall peaks that would wash out the wide ones.
+        im = ax.pcolormesh(_np(gx), _np(gy), _np(dens), cmap="Blues", shading="auto",
+                           norm=matplotlib.colors.PowerNorm(gamma=0.5, vmin=0.0))
+        fig.colorbar(im, ax=ax, label="predicted p(y | x), square-root scale")
+        ax.scatter(_np(x).ravel(), _np(y).ravel(), s=3, color="0.3", alpha=0.35, label="data")
+        with torch.no_grad():
+            for i, (label, curve) in enumerate((curves or {}).items()):
+                ax.plot(_np(gx), _np(curve(gx.unsqueeze(1))).ravel(), color=COLORS[(i + 1) % len(COLORS)],
+                        label=label)
+        ax.set(xlabel="x", ylabel="y", title=title)
+        ax.legend(loc="upper left", fontsize=9)
+    return fig
+
+
+def plot_quantile_curves(x: torch.Tensor, y: torch.Tensor, panels: dict, quantiles, *, x_range=None,
+                         title: str = ""):
+    """Predicted quantile curves over the data, one panel per model, with crossings marked.
+
+    Args:
+        x, y: data of shape (N, 1).
+        panels: mapping label -> callable ``x (M, 1) -> (M, K)``, the K predicted quantiles.
+        quantiles: the K levels, in the order of the columns (for the legend).
+        x_range: (min, max) of the grid; defaults to the data's range. A wider
+            range shows what the model does beyond its data.
+
+    Where two neighbouring curves cross (a higher level predicted below a
+    lower one) the grid point is marked on the x axis.
+
+    Example:
+        >>> x = torch.linspace(0, 1, 5).unsqueeze(1)
+        >>> fig = plot_quantile_curves(x, x, {"band": lambda t: torch.cat([t - 1, t + 1], 1)}, [0.1, 0.9])
+        >>> fig.axes[0].get_title()
+        'band'
+    """
+    _check_column(x, "x")
+    _check_column(y, "y")
+    if not isinstance(panels, dict) or not panels:
+        raise TypeError("panels must be a non-empty dict label -> callable returning (M, K) quantiles")
+    levels = [float(q) for q in quantiles]
+    lo, hi = _check_range(x_range if x_range is not None else (float(x.min()), float(x.max())))
+    grid = torch.linspace(lo, hi, 400, dtype=x.dtype, device=x.device).unsqueeze(1)
+    fig, axes = new_figure(ncols=len(panels), width=4.4, height=3.8)
+    axes = axes if isinstance(axes, list) else [axes]
+    with _style():
+        for ax, (label, predict) in zip(axes, panels.items()):
+            with torch.no_grad():
+                q = predict(grid)
+            if q.dim() != 2 or q.shape != (grid.shape[0], len(levels)):
+                raise ValueError(f"panel {label!r} must return shape (M, {len(levels)}), got {tuple(q.shape)}")
+            ax.scatter(_np(x).ravel(), _np(y).ravel(), s=6, color="0.65", label="data")
+            for k, level in enumerate(levels):
+                ax.plot(_np(grid).ravel(), _np(q[:, k]), color=COLORS[k % len(COLORS)], linewidth=1.5,
+                        label=f"q = {level:g}")
+            crossed = (q.diff(dim=1) < 0).any(dim=1)
+            if bool(crossed.any()):
+                ax.plot(_np(grid[crossed]).ravel(), [0.0] * int(crossed.sum()), "|", color="black",
+                        markersize=10, transform=ax.get_xaxis_transform(), label="quantiles cross")
+            ax.set(xlabel="x", ylabel="y", title=label)
+        handles = {}
+        for ax in axes:
+            for h, lab in zip(*ax.get_legend_handles_labels()):
+                handles.setdefault(lab, h)
+        fig.legend(list(handles.values()), list(handles), loc="outside right upper", fontsize=9)
+        if title:
+            fig.suptitle(title)
     return fig
 
 

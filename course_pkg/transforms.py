@@ -16,6 +16,7 @@ from course_pkg._validation import check_dim, check_no_nan, check_number, check_
 __all__ = [
     "identity", "relu", "softplus", "sigmoid", "tanh", "threshold", "scale_to_range",
     "logsumexp", "softmax", "log_softmax", "argmax", "one_hot_max", "adjust_logits", "l2_normalize",
+    "monotone_quantiles", "mixture_parameters",
     "naive_sigmoid", "naive_softmax", "naive_log_softmax", "naive_l2_normalize",
 ]
 
@@ -410,6 +411,67 @@ def l2_normalize(x: torch.Tensor, dim: int = -1, eps: float = 1e-12) -> torch.Te
     norm = torch.linalg.vector_norm(x, dim=dim, keepdim=True)
     # max(norm, eps), with the gradient going to norm at the tie norm == eps.
     return x / torch.where(norm >= eps, norm, eps)
+
+
+# ---------------------------------------------------------------- distributions
+
+def monotone_quantiles(o: torch.Tensor) -> torch.Tensor:
+    r"""Non-crossing quantiles from raw outputs: the first raw, each next one a softplus step higher.
+
+    .. math::
+        \hat q_1 = o_1, \qquad \hat q_k = \hat q_{k-1} + \mathrm{softplus}(o_k)
+        = o_1 + \sum_{j=2}^{k} \mathrm{softplus}(o_j), \quad k = 2, \dots, K.
+
+    Every increment is positive in exact arithmetic, so the predicted
+    quantiles are increasing in k for every input: they cannot cross. (In
+    floating point an increment can underflow to 0 or be absorbed by a large
+    :math:`\hat q_{k-1}`, so the guarantee is non-decreasing: never
+    :math:`\hat q_{k+1} < \hat q_k`.) The softplus is the stable one of this
+    module: finite values and gradients at raw outputs of ±1000. Levels are
+    matched to columns in increasing order.
+
+    Shape: ``o`` (..., K) -> (..., K), along the last dimension.
+
+    Example:
+        >>> monotone_quantiles(torch.tensor([[1.0, 0.0, -1000.0, 2.0]]))
+        tensor([[1.0000, 1.6931, 1.6931, 3.8201]])
+    """
+    check_tensor(o, "o", floating=True, min_dim=1)
+    if o.shape[-1] < 1:
+        raise ValueError("o must have at least one column (one per quantile level)")
+    first = o[..., :1]
+    return torch.cat([first, first + torch.cumsum(softplus(o[..., 1:]), dim=-1)], dim=-1)
+
+
+def mixture_parameters(o: torch.Tensor):
+    r"""Split a mixture density network's raw output into mixture logits, means and scales.
+
+    For K Gaussian components the network emits 3K raw values per input,
+    :math:`o = (a_1..a_K,\ m_1..m_K,\ s_1..s_K)`, and
+
+    .. math::
+        \pi = \mathrm{softmax}(a) \text{ (left to the loss: } a \text{ is returned as logits)},
+        \qquad \mu_k = m_k, \qquad \sigma_k = e^{s_k},
+
+    as in Bishop (1994). The scale uses ``exp`` rather than softplus: then
+    :math:`\log\sigma_k = s_k` is the raw output itself, and equal steps in
+    :math:`s_k` change the width by equal factors, so components whose widths
+    differ by orders of magnitude are equally easy to reach (a softplus grows
+    linearly: a width of 100 needs a raw output near 100). Overflow needs
+    :math:`s_k > 88` in float32, a width no standardized target calls for.
+
+    Shapes: ``o`` (N, 3K) -> three tensors (N, K): ``pi_logits``, ``mu``, ``sigma``.
+
+    Example:
+        >>> logits, mu, sigma = mixture_parameters(torch.tensor([[0.0, 1.0, -2.0, 2.0, 0.0, 1.0]]))
+        >>> mu.tolist(), [round(s, 4) for s in sigma[0].tolist()]
+        ([[-2.0, 2.0]], [1.0, 2.7183])
+    """
+    check_tensor(o, "o", floating=True, min_dim=2)
+    if o.dim() != 2 or o.shape[1] == 0 or o.shape[1] % 3:
+        raise ValueError(f"o must have shape (N, 3K) (K logits, K means, K raw scales), got {tuple(o.shape)}")
+    logits, mu, raw_scale = o.chunk(3, dim=1)
+    return logits, mu, torch.exp(raw_scale)
 
 
 # ---------------------------------------------------------------- naive versions the book shows failing

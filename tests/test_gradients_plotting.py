@@ -118,6 +118,21 @@ def test_plot_errors():
         plotting.plot_histories({})
 
 
+def test_conditional_density_and_quantile_figures():
+    x = torch.linspace(0, 1, 20).unsqueeze(1)
+    fig = plotting.plot_conditional_density(x, x, lambda a, b: torch.exp(-(a[:, 0] - b) ** 2),
+                                            curves={"mean": lambda t: t}, title="density", resolution=12)
+    assert "showing data, mean" in fig.describe()
+    crossing = plotting.plot_quantile_curves(
+        x, x, {"crossing": lambda t: torch.cat([t, 1 - t], dim=1), "ordered": lambda t: torch.cat([t, t + 1], 1)},
+        [0.1, 0.9], x_range=(0.0, 1.0))
+    text = crossing.describe()
+    assert "'crossing'" in text and "quantiles cross" in text.split("'ordered'")[0]
+    assert "quantiles cross" not in text.split("'ordered'")[1]
+    with pytest.raises(ValueError, match=r"must return shape \(M, 2\)"):
+        plotting.plot_quantile_curves(x, x, {"bad": lambda t: t}, [0.1, 0.9])
+
+
 def test_plot_bars_marks_missing_zero_and_nan_differently():
     values = {"no gradient": {"bug": None, "fix": 1.0}, "zero": {"bug": 0.0, "fix": 0.5},
               "nan": {"bug": float("nan"), "fix": 2.0}}

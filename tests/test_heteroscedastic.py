@@ -1,69 +1,59 @@
-import math
+"""The heteroscedastic heads (mean and positive variance), their data and their figure.
 
+The Gaussian NLL itself is tested in tests/test_losses.py (it lives in course_pkg.losses)."""
 import pytest
 import torch
-import torch.nn.functional as F
 
-from course_pkg.data import make_heteroscedastic_regression
-from course_pkg.heteroscedastic import gaussian_nll, mean_and_variance
+from course_pkg import heteroscedastic
+from course_pkg.data import heteroscedastic_mean, heteroscedastic_std, make_heteroscedastic_regression
+from course_pkg.heteroscedastic import gaussian_parameters, mean_and_variance
+from course_pkg.losses import gaussian_nll
 from course_pkg.plotting import plot_mean_std_band
 
 F64 = torch.float64
 
 
-def _inputs(n=50, seed=0, dtype=F64):
-    g = torch.Generator().manual_seed(seed)
-    mean = torch.randn(n, 3, generator=g, dtype=dtype)
-    var = torch.rand(n, 3, generator=g, dtype=dtype) * 2
-    target = torch.randn(n, 3, generator=g, dtype=dtype)
-    return mean, var, target
+def test_gaussian_nll_still_importable_from_its_old_home():
+    assert heteroscedastic.gaussian_nll is gaussian_nll
+    assert "gaussian_nll" not in heteroscedastic.__all__
 
 
-@pytest.mark.parametrize("full", [False, True])
-@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-def test_matches_torch_float64(full, reduction):
-    mean, var, target = _inputs()
-    var[0, 0], var[1, 1] = 0.0, 1e-9  # below eps: clamped
-    ours = gaussian_nll(mean, var, target, full=full, reduction=reduction)
-    ref = F.gaussian_nll_loss(mean, target, var, full=full, reduction=reduction)
-    assert torch.allclose(ours, ref, atol=1e-12, rtol=0)
+@pytest.mark.parametrize("name, head", [("log_variance", torch.exp), ("variance", torch.nn.functional.softplus),
+                                        ("precision", lambda r: 1 / torch.nn.functional.softplus(r))])
+def test_gaussian_parameters_heads(name, head):
+    o = torch.randn(20, 2, dtype=F64, generator=torch.Generator().manual_seed(3)) * 5
+    mean, var = gaussian_parameters(o, name)
+    assert mean.shape == var.shape == (20, 1)
+    assert torch.equal(mean, o[:, :1])
+    assert torch.allclose(var, head(o[:, 1:]), rtol=1e-12, atol=0)
+    assert bool((var > 0).all())
 
 
-@pytest.mark.parametrize("eps", [1e-6, 1e-2, 0.5])
-def test_gradients_match_torch_including_clamped_entries(eps):
-    mean, var, target = _inputs(seed=1)
-    var[:5] = 1e-8
-    a = [t.clone().requires_grad_(True) for t in (mean, var)]
-    b = [t.clone().requires_grad_(True) for t in (mean, var)]
-    gaussian_nll(a[0], a[1], target, eps=eps).backward()
-    F.gaussian_nll_loss(b[0], target, b[1], eps=eps).backward()
-    for x, y in zip(a, b):
-        assert torch.allclose(x.grad, y.grad, atol=1e-12, rtol=1e-12)
+def _raw_gradient(name, o_s, residual=1.0):
+    o = torch.tensor([[0.0, o_s]], dtype=F64, requires_grad=True)
+    gaussian_nll(*gaussian_parameters(o, name), torch.tensor([[residual]], dtype=F64)).backward()
+    return o.grad[0, 1].item(), gaussian_parameters(o.detach(), name)[1].item()
 
 
-def test_formula_and_gradient_zero_at_matching_variance():
-    # -log N(2; 0, 1) without the constant = 0.5 * 4 = 2
-    assert gaussian_nll(torch.tensor([0.0]), torch.tensor([1.0]), torch.tensor([2.0])).item() == 2.0
-    full = gaussian_nll(torch.tensor([0.0], dtype=F64), torch.tensor([1.0], dtype=F64),
-                        torch.tensor([2.0], dtype=F64), full=True).item()
-    assert full == pytest.approx(2.0 + 0.5 * math.log(2 * math.pi), abs=1e-14)
-    var = torch.tensor([4.0], dtype=F64, requires_grad=True)
-    gaussian_nll(torch.tensor([0.0], dtype=F64), var, torch.tensor([2.0], dtype=F64)).backward()
-    assert abs(var.grad.item()) < 1e-15  # optimum at var = residual^2
+@pytest.mark.parametrize("o_s", [-8.0, -2.0, 0.0, 3.0, 9.0])
+def test_head_gradients_match_the_documented_formulas(o_s):
+    r2 = 1.0
+    g, var = _raw_gradient("log_variance", o_s)
+    assert g == pytest.approx(0.5 * (1 - r2 / var), rel=1e-10)
+    sig = torch.sigmoid(torch.tensor(o_s, dtype=F64)).item()      # softplus'(o)
+    g, var = _raw_gradient("precision", o_s)
+    assert g == pytest.approx(0.5 * (r2 - var) * sig, rel=1e-9, abs=1e-12)
+    g, var = _raw_gradient("variance", o_s)
+    if var >= 1e-6:   # below eps gaussian_nll evaluates at the clamped value
+        assert g == pytest.approx(0.5 * (1 / var - r2 / var ** 2) * sig, rel=1e-9)
 
 
-def test_bad_inputs():
-    m, v, t = torch.zeros(3), torch.ones(3), torch.zeros(3)
-    with pytest.raises(ValueError, match="negative"):
-        gaussian_nll(m, -v, t)
-    with pytest.raises(ValueError, match="same shape"):
-        gaussian_nll(m, v[:2], t)
-    with pytest.raises(TypeError, match="floating"):
-        gaussian_nll(m.long(), v, t)
-    with pytest.raises(ValueError, match="reduction"):
-        gaussian_nll(m, v, t, reduction="avg")
-    with pytest.raises(ValueError, match="eps"):
-        gaussian_nll(m, v, t, eps=0.0)
+def test_precision_head_gradient_is_bounded_and_log_variance_grows():
+    # a confident miss: variance 1e-4 (o_s large for precision, very negative for the others), residual 1
+    g_prec, _ = _raw_gradient("precision", 1e4)
+    g_logv, _ = _raw_gradient("log_variance", -9.2103)
+    assert abs(g_prec) <= 0.5
+    assert g_logv < -4000
 
 
 def test_mean_and_variance_head():
@@ -86,6 +76,9 @@ def test_heteroscedastic_data():
     assert torch.equal(x, x2) and torch.equal(y, y2)
     assert x.shape == y.shape == s.shape == (2000, 1)
     assert torch.allclose(s, 0.05 + 0.1 * (x + 3))
+    assert torch.equal(s, heteroscedastic_std(x))
+    assert heteroscedastic_std(torch.tensor([-3.0, 3.0], dtype=F64)).tolist() == pytest.approx([0.05, 0.65])
+    assert torch.equal(heteroscedastic_mean(x), torch.sin(1.5 * x))
     resid = y - torch.sin(1.5 * x)
     left, right = resid[x < -1.5], resid[x > 1.5]
     assert left.std() < 0.25 < right.std()

@@ -35,3 +35,16 @@ def test_wilson_interval_matches_scipy(k, n, confidence):
     low, high = M.wilson_interval(k, n, confidence)
     assert low == pytest.approx(ref.low, abs=1e-12) and high == pytest.approx(ref.high, abs=1e-12)
     assert 0.0 <= low <= k / n <= high <= 1.0
+
+
+def test_interval_coverage_counts_closed_intervals():
+    lower = torch.tensor([0.0, 0.0, 0.0, 1.0, float("nan")])
+    upper = torch.tensor([1.0, 1.0, 1.0, 0.0, 1.0])
+    target = torch.tensor([0.0, 1.0, 1.5, 0.5, 0.5])
+    # both ends count as inside; a crossed interval (lower > upper) and a NaN bound contain nothing
+    assert M.interval_coverage(lower, upper, target) == (2, 5)
+    inside, n = M.interval_coverage(torch.zeros(2, 3), torch.ones(2, 3), torch.full((2, 3), 0.5))
+    assert (inside, n) == (6, 6)
+    assert M.wilson_interval(inside, n)[1] == 1.0
+    # gradients are irrelevant: tensors that require grad are fine
+    assert M.interval_coverage(torch.zeros(3, requires_grad=True), torch.ones(3), torch.ones(3)) == (3, 3)

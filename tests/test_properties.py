@@ -107,3 +107,31 @@ def test_argmax_is_first_maximal_index(o):
     assert torch.equal(idx, torch.argmax(o, dim=-1))
     hot = T.one_hot_max(o)
     assert torch.all(hot.gather(1, idx.unsqueeze(1)) == 1)
+
+
+@given(logits(min_dim=2), st.lists(st.floats(0.01, 0.99), min_size=1, max_size=6))
+def test_pinball_loss_is_nonnegative_and_zero_on_target(pred, levels):
+    levels = (levels * pred.shape[1])[: pred.shape[1]]
+    target = pred[:, 0].clone().flip(0)
+    loss = L.pinball_loss(pred, target, levels)
+    assert loss.item() >= 0
+    assert L.pinball_loss(target.unsqueeze(1).expand_as(pred).clone(), target, levels).item() == 0.0
+
+
+@given(st.integers(1, 20), st.sampled_from([0.1, 1.0, 10.0]), st.integers(0, 2 ** 16))
+def test_mdn_nll_with_one_component_equals_gaussian_nll(n, scale, seed):
+    g = torch.Generator().manual_seed(seed)
+    mu = torch.randn(n, 1, dtype=torch.float64, generator=g) * scale
+    sigma = torch.rand(n, 1, dtype=torch.float64, generator=g) * scale + 0.01
+    target = torch.randn(n, dtype=torch.float64, generator=g) * scale
+    ours = L.mdn_nll(torch.zeros(n, 1, dtype=torch.float64), mu, sigma, target)
+    assert math.isclose(ours.item(), L.gaussian_nll(mu[:, 0], sigma[:, 0] ** 2, target, full=True).item(),
+                        rel_tol=1e-12, abs_tol=1e-12)
+
+
+@given(logits(min_dim=2))
+def test_monotone_quantiles_never_cross(o):
+    q = T.monotone_quantiles(o)
+    assert q.shape == o.shape and torch.isfinite(q).all()
+    assert bool((q.diff(dim=-1) >= 0).all())
+    assert torch.equal(q[..., 0], o[..., 0])

@@ -170,6 +170,20 @@ def test_optimizers_match_torch_optim(ours, theirs):
     assert torch.allclose(trajectories[0], trajectories[1], atol=1e-12)
 
 
+def test_inverse_problem_is_seeded_and_multivalued():
+    x1, y1 = data.make_inverse_problem(n=3000, seed=2)
+    x2, y2 = data.make_inverse_problem(n=3000, seed=2)
+    assert torch.equal(x1, x2) and torch.equal(y1, y2) and x1.shape == y1.shape == (3000, 1)
+    assert bool(((y1 >= 0) & (y1 <= 1)).all())
+    resid = x1 - (y1 + 0.3 * torch.sin(2 * torch.pi * y1))
+    assert float(resid.abs().max()) <= 0.1 and float(resid.abs().max()) > 0.09
+    x0, y0 = data.make_inverse_problem(n=50, noise=0.0, seed=1)
+    assert torch.allclose(x0, y0 + 0.3 * torch.sin(2 * torch.pi * y0))
+    # near x = 0.5 the targets fall into three separate groups
+    near = y1[(x1 - 0.5).abs() < 0.01]
+    assert (near < 0.3).any() and ((near > 0.4) & (near < 0.6)).any() and (near > 0.7).any()
+
+
 def test_subsample_class_keeps_a_seeded_fraction_of_one_class():
     x, y = data.make_binary(800, seed=2)
     xs, ys = data.subsample_class(x, y, label=1.0, fraction=0.125, seed=0)

@@ -269,3 +269,32 @@ def test_bad_dim_and_parameters():
         T.softplus(torch.zeros(2), beta=0)
     with pytest.raises(ValueError, match="eps must be > 0"):
         T.l2_normalize(torch.zeros(1, 2), eps=-1)
+
+
+# ---------------------------------------------------------------- distribution heads
+
+def test_monotone_quantiles_cumulative_softplus_and_gradient():
+    o = torch.tensor([[0.5, -2.0, 0.0, 3.0], [-1.0, 1000.0, -1000.0, 1.0]], dtype=F64, requires_grad=True)
+    q = T.monotone_quantiles(o)
+    sp = torch.logaddexp(torch.zeros(()), o.detach()[:, 1:])     # log(1 + e^o), exact, no linear switch
+    expected = torch.cat([o.detach()[:, :1], o.detach()[:, :1] + sp.cumsum(dim=1)], dim=1)
+    assert torch.allclose(q, expected, rtol=1e-12, atol=1e-12)
+    assert bool((q.diff(dim=1) >= 0).all())
+    (g,) = torch.autograd.grad(q[:, -1].sum(), o)              # the top quantile moves with every raw output
+    assert torch.allclose(g[:, 0], torch.ones(2, dtype=F64))
+    assert torch.allclose(g[:, 1:], torch.sigmoid(o.detach()[:, 1:]), atol=1e-15)
+    assert torch.isfinite(g).all()
+    # float32 at +-1000: finite, no crossing
+    q32 = T.monotone_quantiles(torch.tensor([[-1000.0, 1000.0, -1000.0, 1000.0]]))
+    assert torch.isfinite(q32).all() and bool((q32.diff(dim=1) >= 0).all())
+    # a 1-D input and K = 1
+    assert torch.equal(T.monotone_quantiles(torch.tensor([2.0])), torch.tensor([2.0]))
+    assert T.monotone_quantiles(torch.zeros(2, 3, 4)).shape == (2, 3, 4)
+
+
+def test_mixture_parameters_split_and_exp_scale():
+    o = torch.arange(12, dtype=F64).reshape(2, 6) - 6
+    logits, mu, sigma = T.mixture_parameters(o)
+    assert torch.equal(logits, o[:, 0:2]) and torch.equal(mu, o[:, 2:4])
+    assert torch.allclose(sigma, torch.exp(o[:, 4:6]), rtol=1e-15)
+    assert bool((T.mixture_parameters(torch.full((1, 3), -50.0, dtype=F64))[2] > 0).all())
