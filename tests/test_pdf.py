@@ -1,0 +1,130 @@
+"""The book as one PDF (``make pdf``: ``tools/instructor_kit.py pdf`` into ``_build/pdf/book.pdf``).
+
+Read back with pypdf: a plausible page count for the chapters of ``_toc.yml``; every chapter's title on the page
+the table of contents gives for it (and that page is where the PDF's bookmark for the chapter points); every page
+numbered in its footer; as many embedded images as the chapters' notebooks have figures; no TeX left unrendered;
+and the longest lines of code and printed output present in full (wrapped, not cut off at the margin).
+``make test`` prints the PDF before this runs.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import instructor_kit as kit  # noqa: E402
+
+PDF = kit.PDF_DIR / "book.pdf"
+# TeX that MathJax should have turned into typeset math; none of it may reach the page text.
+RAW_TEX = [r"$$", r"\frac", r"\mathbf", r"\mathbb", r"\begin{", r"\sigma", r"\(", r"\[", r"\operatorname"]
+
+
+@pytest.fixture(scope="module")
+def reader():
+    if not PDF.exists():
+        pytest.fail(f"{PDF} missing: run `make pdf` (make test does)")
+    from pypdf import PdfReader
+    return PdfReader(str(PDF))
+
+
+@pytest.fixture(scope="module")
+def texts(reader):
+    return [page.extract_text() or "" for page in reader.pages]
+
+
+@pytest.fixture(scope="module")
+def record():
+    return json.loads(PDF.with_suffix(".json").read_text())["chapters"]
+
+
+def chapter_notebooks():
+    return [ROOT / f"{d}.ipynb" for d in kit.chapters() if (ROOT / f"{d}.ipynb").exists()]
+
+
+def flat(text: str) -> str:
+    return kit.squash(text).lower()
+
+
+def test_page_count_is_plausible(reader):
+    chapters = kit.chapters()
+    assert 3 * len(chapters) <= len(reader.pages) <= 40 * len(chapters), len(reader.pages)
+
+
+def test_every_entry_of_the_toc_is_on_its_page(reader, texts, record):
+    entries = [d for _, names in kit.toc_parts() for d in names]
+    assert set(record) == set(entries), "the PDF was printed from another table of contents: run `make pdf`"
+    contents = texts[1] if len(texts) > 1 else ""
+    assert "Contents" in texts[1], "page 2 should be the table of contents"
+    pages = []
+    for docname in entries:
+        title, number = record[docname]["title"], record[docname]["page"]
+        assert flat(title) in flat(texts[number - 1]), f"{title!r} is not on page {number}, where the contents say"
+        # the contents line: the title, then its page number
+        assert re.search(re.escape(flat(title)) + r"\.*" + str(number), flat(contents)), \
+            f"the table of contents does not list {title!r} with page {number}"
+        pages.append(number)
+    assert pages == sorted(pages) and len(set(pages)) == len(pages), f"chapters out of order or sharing a page: {pages}"
+    bookmarks = {}
+    for item in reader.outline:
+        if not isinstance(item, list):
+            bookmarks.setdefault(kit.norm(item.title), reader.get_destination_page_number(item) + 1)
+    for docname in entries:
+        title = kit.norm(record[docname]["title"])
+        assert bookmarks.get(title) == record[docname]["page"], f"the bookmark of {title!r} points elsewhere"
+
+
+def test_every_chapter_title_is_in_the_text(texts):
+    from bs4 import BeautifulSoup
+    everything = flat("\n".join(texts))
+    for docname in kit.chapters():
+        page = kit.SITE / f"{docname}.html"
+        title = BeautifulSoup(page.read_text(), "html.parser").find("h1").get_text(" ", strip=True).rstrip("#")
+        assert flat(title) in everything, f"chapter title {title!r} not in the PDF"
+
+
+def test_every_page_is_numbered(texts):
+    total = len(texts)
+    for number, text in enumerate(texts, start=1):
+        assert f"page {number} of {total}" in text, f"page {number} has no page number in its footer"
+
+
+def test_every_figure_is_embedded(reader):
+    figures = sum(1 for path in chapter_notebooks() for cell in nbformat.read(path, as_version=4).cells
+                  if cell.cell_type == "code" for out in cell.get("outputs", []) if "image/png" in out.get("data", {}))
+    assert figures >= 20, figures
+    images = sum(len(page.images) for page in reader.pages)
+    assert images >= figures, f"{images} images embedded for {figures} figures in the chapters"
+
+
+def test_no_raw_tex_in_the_text(texts):
+    everything = "\n".join(texts)
+    code = "\n".join(cell.source for path in chapter_notebooks()
+                     for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code")
+    for tex in RAW_TEX:
+        if tex in code:
+            continue  # the chapters' own code prints it (a figure label, say): not a formula left unrendered
+        assert tex not in everything, f"raw TeX {tex!r} in the PDF text: a formula was not typeset"
+
+
+def test_long_code_and_output_lines_are_not_cut_off(texts):
+    """The longest lines of code and of printed output must be in the text in full: wrapped, not clipped."""
+    everything = flat("\n".join(texts))
+    lines = []
+    for path in chapter_notebooks():
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code" or "remove-cell" in cell.metadata.get("tags", []):
+                continue
+            lines += cell.source.split("\n")
+            for out in cell.get("outputs", []):
+                lines += (out.get("text") or out.get("data", {}).get("text/plain", "") if
+                          "image/png" not in out.get("data", {}) else "").split("\n")
+    longest = sorted({line for line in lines if line.isascii()}, key=len, reverse=True)[:40]
+    assert len(longest[-1]) > 60, "expected long lines to test the wrapping with"
+    clipped = [line for line in longest if flat(line) not in everything]
+    assert not clipped, f"lines cut off (or missing) in the PDF: {clipped[:5]}"
