@@ -103,10 +103,13 @@ retarget: $(INSTALLED)
 students: $(INSTALLED)
 	$(BIN)/python -m course_pkg.homework.student
 
-## grade: make grade SUBMISSIONS=folder [OUT=grades.csv] [TIMEOUT=60]: grade every .ipynb in the folder
+## grade: make grade SUBMISSIONS=folder [OUT=grades.csv] [TIMEOUT=60] [GRADE_FLAGS=--no-sandbox]: grade every
+## file in the folder, each in a bubblewrap sandbox (Debian's bubblewrap, installed here when missing: root or sudo -n)
 grade: $(INSTALLED)
 	test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder"; exit 2; }
-	$(BIN)/python -m course_pkg.homework.grading "$(SUBMISSIONS)" --out "$(or $(OUT),grades.csv)" --timeout $(or $(TIMEOUT),60)
+	command -v bwrap >/dev/null || $(BIN)/python -c "from course_pkg.homework.sandbox import install_bwrap; install_bwrap(quiet=False)" || true
+	$(BIN)/python -m course_pkg.homework.grading "$(SUBMISSIONS)" --out "$(or $(OUT),grades.csv)" \
+	  --timeout $(or $(TIMEOUT),60) --jobs $(JOBS) $(GRADE_FLAGS)
 
 ## stability: re-run the chapters in the machine's native numerics (its vector units, MKL's own code path, two
 ## threads) and list every printed value that differs from the stored one: those print more digits than are stable.
@@ -116,6 +119,19 @@ stability: $(INSTALLED)
 ## bench: measure build, test and notebook times; writes bench/results.{md,json} and the README table
 bench: $(INSTALLED) browser-setup
 	$(BIN)/python tools/bench.py
+
+## compat: make compat [COMPAT=newest|oldest] [COMPAT_PINS="torch==X ..."]: Colab-like run (tools/compat.py). A
+## Python 3.12 venv in _build/compat/<config>/, course_pkg pip-installed from this repository's HEAD as the Colab
+## cell does, every chapter and student notebook run in native numerics (the variables above are removed) and
+## compared with the stored outputs; report in _build/compat/<config>/report.md. Downloads torch (GBs from PyPI;
+## COMPAT_TORCH_INDEX=https://download.pytorch.org/whl/cpu for the CPU build). Needs no .venv.
+.PHONY: compat
+COMPAT ?= newest
+COMPAT_PYTHON ?= python3.12
+COMPAT_FLAGS ?=
+compat:
+	$(PYTHON) tools/compat.py --config $(COMPAT) --python $(COMPAT_PYTHON) \
+	  $(if $(COMPAT_PINS),--pins "$(COMPAT_PINS)") $(if $(COMPAT_TORCH_INDEX),--torch-index $(COMPAT_TORCH_INDEX)) $(COMPAT_FLAGS)
 
 clean:
 	rm -rf _build

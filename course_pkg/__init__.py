@@ -3,7 +3,8 @@
 One module per concern:
 
 - ``transforms``      output transformations g (identity, relu, softplus, sigmoid, softmax, ...)
-- ``losses``          losses on raw outputs (mse, bce_with_logits, cross_entropy) and the naive pairings
+- ``losses``          losses on raw outputs (mse, bce_with_logits, cross_entropy), distance losses (triplet,
+                      contrastive), the scaled-cosine softmax, and the naive pairings
 - ``data``            seeded synthetic data sets, one per task
 - ``models``          a small MLP that emits raw outputs
 - ``training``        a seeded training loop with loss history
@@ -12,7 +13,7 @@ One module per concern:
 - ``decisions``       binary decisions: probability thresholds as logit cuts
 - ``metrics``         accuracy, confusion counts, and the uncertainty of a measured rate
 - ``inference``       turn raw outputs into predictions, per task
-- ``embeddings``      distances, triplet and contrastive losses for normalized embeddings
+- ``embeddings``      distances, triplet sampling, triplet accuracy and pair verification for embeddings
 - ``heteroscedastic`` mean and variance heads, Gaussian negative log-likelihood
 - ``calibration``     temperature scaling, reliability curves, expected calibration error
 - ``gumbel``          Gumbel-softmax and straight-through sampling of discrete outputs

@@ -10,16 +10,17 @@ every ``argmax``, hence the accuracy, unchanged.
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
 
 from course_pkg._validation import check_number, check_tensor
 from course_pkg.losses import cross_entropy
-from course_pkg.transforms import log_softmax
+from course_pkg.transforms import softmax
 
 __all__ = ["apply_temperature", "ReliabilityCurve", "reliability_curve", "expected_calibration_error",
-           "fit_temperature"]
+           "ece_null_distribution", "fit_temperature"]
 
 
 def apply_temperature(logits: torch.Tensor, T) -> torch.Tensor:
@@ -74,6 +75,11 @@ def _check_probs_labels(probs, labels, n_bins):
         raise ValueError(f"n_bins must be a positive int, got {n_bins!r}")
 
 
+def _bin_index(conf: torch.Tensor, n_bins: int) -> torch.Tensor:
+    # bin b holds (b/M, (b+1)/M]: ceil(c*M) - 1, with c = 0 sent to bin 0.
+    return (torch.ceil(conf * n_bins) - 1).clamp(0, n_bins - 1).long()
+
+
 def reliability_curve(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = 15) -> ReliabilityCurve:
     r"""Bin the confidences and compare each bin's mean confidence with its accuracy.
 
@@ -95,8 +101,7 @@ def reliability_curve(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = 1
     _check_probs_labels(probs, labels, n_bins)
     conf, pred = probs.max(dim=1)
     correct = (pred == labels).to(probs.dtype)
-    # bin b holds (b/M, (b+1)/M]: ceil(c*M) - 1, with c = 0 sent to bin 0.
-    idx = (torch.ceil(conf * n_bins) - 1).clamp(0, n_bins - 1).long()
+    idx = _bin_index(conf, n_bins)
     counts = torch.bincount(idx, minlength=n_bins)
     sum_conf = torch.zeros(n_bins, dtype=probs.dtype, device=probs.device).index_add_(0, idx, conf)
     sum_acc = torch.zeros(n_bins, dtype=probs.dtype, device=probs.device).index_add_(0, idx, correct)
@@ -130,14 +135,69 @@ def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, n_bins
     return torch.where(curve.counts > 0, weight * gap, torch.zeros_like(gap)).sum()
 
 
+def ece_null_distribution(probs: torch.Tensor, n_bins: int = 15, draws: int = 1000,
+                          generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""ECE values that a *perfectly calibrated* model with these confidences gets by chance alone.
+
+    Perfect calibration means that an example with confidence
+    :math:`c_n = \max_k p_{nk}` is classified correctly with probability
+    :math:`c_n`. Each draw flips those coins, :math:`\text{correct}_n \sim \mathrm{Bernoulli}(c_n)`,
+    and computes the ECE of the outcome with the bins of
+    :func:`expected_calibration_error`:
+
+    .. math::
+        \mathrm{ECE} = \frac1N \sum_b \Big|\sum_{n \in B_b} (\text{correct}_n - c_n)\Big| .
+
+    The spread of the returned values is the sampling noise of the ECE for
+    this N, these confidences and this number of bins. It is not zero: an
+    observed ECE inside it is no evidence of miscalibration. The coins are
+    drawn on the CPU from ``generator``.
+
+    Shapes: ``probs`` (N, C) probabilities; returns ``draws`` ECE values,
+    shape (draws,), in ``probs``' dtype.
+
+    Example:
+        >>> p = torch.tensor([[0.9, 0.1]] * 100, dtype=torch.float64)  # one bin, so ECE = |accuracy - 0.9|
+        >>> null = ece_null_distribution(p, n_bins=10, draws=2000, generator=torch.Generator().manual_seed(0))
+        >>> null.shape, round(null.mean().item(), 2)
+        (torch.Size([2000]), 0.02)
+    """
+    check_tensor(probs, "probs", floating=True, min_dim=2)
+    no_labels = torch.zeros(probs.shape[:1], dtype=torch.int64, device=probs.device)  # only probs is checked
+    _check_probs_labels(probs, no_labels, n_bins)
+    if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
+        raise ValueError(f"draws must be a positive int, got {draws!r}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+    conf = probs.detach().max(dim=1).values
+    coins = torch.rand((draws, conf.shape[0]), generator=generator, dtype=probs.dtype).to(conf.device)
+    gap = (coins < conf).to(probs.dtype) - conf                       # correct_n - c_n, shape (draws, N)
+    per_bin = torch.zeros(draws, n_bins, dtype=probs.dtype, device=conf.device)
+    per_bin.index_add_(1, _bin_index(conf, n_bins), gap)
+    return per_bin.abs().sum(dim=1) / conf.shape[0]
+
+
 def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, *, max_iter: int = 100) -> float:
     r"""Fit one temperature on held-out data: :math:`T^\star = \arg\min_{T>0} \mathrm{CE}(z / T, y)`.
 
     Parameterised as :math:`T = e^{t}` so that any real ``t`` gives a valid
-    :math:`T > 0`, and minimised with L-BFGS (strong Wolfe line search) in
-    float64 from :math:`T = 1`. The objective is convex in :math:`1/T`, so the
-    minimum is unique. Use *held-out* logits: on the training data an
-    overfitted model would be told to be even more confident.
+    :math:`T > 0`. The objective is convex in :math:`\beta = 1/T` (a
+    log-sum-exp of functions linear in :math:`\beta`), so its derivative
+
+    .. math::
+        \frac{d\,\mathrm{CE}}{d\beta} = \frac1N \sum_n \Big(\sum_j \mathrm{softmax}(\beta z_n)_j\, z_{nj} - z_{n y_n}\Big)
+
+    changes sign exactly once, and bisection on :math:`t \in [-20, 20]`
+    finds the minimum to float64 precision within ``max_iter`` halvings. (No
+    ``torch.optim`` optimizer: constructing one imports ``torch._dynamo``,
+    seconds of start-up for a one-dimensional problem.) Use *held-out*
+    logits: on the training data an overfitted model would be told to be even
+    more confident.
+
+    Raises ``ValueError`` when no finite temperature minimises the NLL: when
+    every label already has the largest logit (the NLL falls without bound
+    as :math:`T \to 0`), or when the logits are no better than chance on the
+    labels (the NLL is smallest as :math:`T \to \infty`).
 
     Shapes: ``logits`` (N, C) raw logits, ``labels`` (N,) int64. Returns a float.
 
@@ -152,16 +212,24 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor, *, max_iter: int
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
         raise ValueError(f"max_iter must be a positive int, got {max_iter!r}")
     z = logits.detach().double()
-    log_t = torch.zeros((), dtype=torch.float64, device=z.device, requires_grad=True)
     cross_entropy(z, labels)  # validates labels (shape, dtype, range)
-    opt = torch.optim.LBFGS([log_t], lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe",
-                            tolerance_grad=1e-10, tolerance_change=1e-12)
+    z_label = z.gather(1, labels.view(-1, 1)).squeeze(1)
 
-    def closure():
-        opt.zero_grad()
-        loss = -log_softmax(z / torch.exp(log_t), dim=1).gather(1, labels.view(-1, 1)).mean()
-        loss.backward()
-        return loss
+    def slope(t: float) -> float:
+        """d CE / d beta at beta = exp(-t): increasing in beta, so decreasing in t."""
+        p = softmax(z * math.exp(-t), dim=1)
+        return float(((p * z).sum(dim=1) - z_label).mean())
 
-    opt.step(closure)
-    return float(torch.exp(log_t.detach()))
+    lo, hi = -20.0, 20.0                                   # T from 2e-9 to 5e8
+    if slope(hi) >= 0:
+        raise ValueError("the logits are no better than chance on these labels: the NLL is smallest as "
+                         "T -> infinity")
+    if slope(lo) <= 0:
+        raise ValueError("every label has the largest logit: the NLL keeps falling as T -> 0, "
+                         "so no finite temperature minimises it (fit T on held-out data)")
+    for _ in range(max_iter):
+        mid = (lo + hi) / 2
+        if mid in (lo, hi):                                # the bracket is one float wide
+            break
+        lo, hi = (mid, hi) if slope(mid) > 0 else (lo, mid)
+    return math.exp((lo + hi) / 2)

@@ -10,11 +10,13 @@ import math
 
 import torch
 
-from course_pkg.runtime import generator
+from course_pkg._validation import check_number, check_tensor
+from course_pkg.runtime import _check_seed, generator
 
 __all__ = [
-    "make_regression", "make_bounded_regression", "make_positive_regression",
+    "make_regression", "make_bounded_regression", "make_positive_regression", "make_lognormal_regression",
     "make_binary", "make_multiclass", "make_multilabel", "make_heteroscedastic_regression",
+    "subsample_class", "make_long_tailed",
 ]
 
 
@@ -82,6 +84,44 @@ def make_positive_regression(n: int = 256, in_features: int = 8, seed: int = 0, 
     return x.to(device), y.to(device)
 
 
+def make_lognormal_regression(n: int = 512, in_features: int = 8, noise: float = 0.3, seed: int = 0,
+                              task_seed: int = 0, device=None):
+    r"""Positive targets with multiplicative noise: :math:`\log y = 0.5 + x\cdot w + \varepsilon`.
+
+    :math:`x \sim \mathcal N(0, I_d)`, :math:`w` a random unit vector (so
+    :math:`x\cdot w \sim \mathcal N(0, 1)`) and
+    :math:`\varepsilon \sim \mathcal N(0, \text{noise}^2)`, so :math:`y` given
+    :math:`x` is log-normal: its median is :math:`e^{0.5 + x\cdot w}` and its mean
+    :math:`e^{0.5 + x\cdot w + \text{noise}^2/2}`. The targets span orders of
+    magnitude and their errors are relative. The weights :math:`w` come from
+    ``task_seed`` and the samples from ``seed``: sets drawn with different
+    ``seed`` (train / test) share one rule.
+
+    Raises ``ValueError`` for a bad ``n``, ``in_features`` or ``noise`` and
+    ``TypeError`` for a bad seed.
+
+    Shapes: ``x`` (n, in_features), ``y`` (n, 1), float32; every ``y`` > 0.
+
+    Example:
+        >>> x, y = make_lognormal_regression(6)
+        >>> x.shape, y.shape, bool((y > 0).all())
+        (torch.Size([6, 8]), torch.Size([6, 1]), True)
+    """
+    _check_n(n)
+    _check_n(in_features, "in_features")
+    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < math.inf:
+        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    # w has its own stream: torch keeps 32 bits of a seed, and the offset 2**31 keeps w's stream apart from the
+    # samples' for every seed below 2**31, so w never repeats the samples' random numbers.
+    task = torch.Generator().manual_seed((2 ** 31 + _check_seed(task_seed)) % 2 ** 32)
+    w = torch.randn(in_features, 1, generator=task)
+    w = w / w.norm()
+    g = generator(seed)
+    x = torch.randn(n, in_features, generator=g)
+    log_y = 0.5 + x @ w + noise * torch.randn(n, 1, generator=g)
+    return x.to(device), torch.exp(log_y).to(device)
+
+
 def make_binary(n: int = 400, noise: float = 0.25, seed: int = 0, device=None):
     """Two interleaved half-moons in 2-D, labels 0.0 / 1.0 (float, ready for BCE).
 
@@ -102,6 +142,45 @@ def make_binary(n: int = 400, noise: float = 0.25, seed: int = 0, device=None):
     return x.to(device), label.float().unsqueeze(1).to(device)
 
 
+def subsample_class(x: torch.Tensor, y: torch.Tensor, label: float, fraction: float, seed: int = 0):
+    r"""Keep every example except those of class ``label``, of which only a random ``fraction`` survives.
+
+    Of the :math:`n_\text{label}` examples with ``y == label``,
+    :math:`\operatorname{round}(\text{fraction}\cdot n_\text{label})` (at least one) are drawn
+    uniformly without replacement from ``torch.Generator(seed)``; all other examples are kept.
+    The kept examples stay in their original order. A uniform draw, unlike a stride over the indices
+    (``index % 16 == 1``), does not rely on the order in which the data set stores its labels.
+    This is how to build an imbalanced training set from a balanced one.
+
+    Shapes: ``x`` (N, ...), ``y`` (N,) or (N, 1); returns ``(x_kept, y_kept)`` on their device.
+
+    Example:
+        >>> x, y = make_binary(8)                      # 4 of each class
+        >>> x_few, y_few = subsample_class(x, y, label=1.0, fraction=0.5)
+        >>> int((y_few == 1).sum()), int((y_few == 0).sum())
+        (2, 4)
+    """
+    check_tensor(x, "x", min_dim=1)
+    check_tensor(y, "y", min_dim=1)
+    if y.dim() > 2 or (y.dim() == 2 and y.shape[1] != 1):
+        raise ValueError(f"y must have shape (N,) or (N, 1), got {tuple(y.shape)}")
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"x and y must have the same number of examples, got {x.shape[0]} and {y.shape[0]}")
+    label = check_number(label, "label")
+    fraction = check_number(fraction, "fraction")
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must lie in (0, 1], got {fraction}")
+    in_class = (y.reshape(-1) == label).cpu()
+    members = torch.nonzero(in_class).reshape(-1)
+    if len(members) == 0:
+        raise ValueError(f"label={label:g} does not occur in y")
+    n_keep = max(1, round(fraction * len(members)))
+    chosen = members[torch.randperm(len(members), generator=generator(seed))[:n_keep]]
+    keep = ~in_class
+    keep[chosen] = True
+    return x[keep.to(x.device)], y[keep.to(y.device)]
+
+
 def make_multiclass(n: int = 600, num_classes: int = 3, noise: float = 0.2, seed: int = 0, device=None):
     """A ``num_classes``-armed spiral in 2-D, labels 0..C-1 (int64, ready for cross-entropy).
 
@@ -120,6 +199,153 @@ def make_multiclass(n: int = 600, num_classes: int = 3, noise: float = 0.2, seed
     angle = label * (2 * math.pi / num_classes) + radius * 3.0 + noise * torch.randn(n, generator=g)
     x = torch.stack([radius * torch.cos(angle), radius * torch.sin(angle)], dim=1)
     return x.to(device), label.to(device)
+
+
+# ---------------------------------------------------------------- outputs with structure
+
+__all__ += ["count_rate", "make_counts", "make_ordinal", "make_angles", "make_selection"]  # chapter "Outputs with structure"
+
+from course_pkg._validation import check_tensor  # noqa: E402  (imported here to keep this section self-contained)
+
+
+def count_rate(x: torch.Tensor) -> torch.Tensor:
+    r"""The true Poisson rate of :func:`make_counts`, :math:`\lambda(x) = \exp(1 + 1.5x + 0.4\sin 3x)`.
+
+    Shape: any; same shape out.
+
+    Example:
+        >>> count_rate(torch.tensor([0.0]))
+        tensor([2.7183])
+    """
+    check_tensor(x, "x", floating=True)
+    return torch.exp(1.0 + 1.5 * x + 0.4 * torch.sin(3 * x))
+
+
+def make_counts(n: int = 300, seed: int = 0, device=None, return_rate: bool = False):
+    r"""1-D count data: :math:`y \sim \mathrm{Poisson}(\lambda(x))` with :math:`\log\lambda(x) = 1 + 1.5x + 0.4\sin 3x`.
+
+    ``x`` uniform on [-2, 2], so the rate runs from about 0.15 to about 49:
+    mostly zeros and ones on the left, counts in the tens on the right.
+    Shapes: ``x`` (n, 1), ``y`` (n, 1) float32 holding whole numbers >= 0
+    (ready for :func:`course_pkg.losses.poisson_nll`); with
+    ``return_rate=True`` also the true rate :math:`\lambda(x)` (n, 1).
+
+    Example:
+        >>> x, y, rate = make_counts(6, return_rate=True)
+        >>> bool((y >= 0).all() and (y == y.round()).all()), bool((rate > 0).all())
+        (True, True)
+    """
+    _check_n(n)
+    g = generator(seed)
+    x = torch.rand(n, 1, generator=g) * 4 - 2
+    rate = count_rate(x)
+    y = torch.poisson(rate, generator=g)
+    out = (x.to(device), y.to(device))
+    return out + (rate.to(device),) if return_rate else out
+
+
+def make_ordinal(n: int = 200, num_classes: int = 7, noise: float = 0.5, seed: int = 0, device=None):
+    r"""Ordinal labels 0..K-1 cut from a noisy latent score at unevenly spaced thresholds.
+
+    :math:`x \sim \mathcal N(0, I_2)`, latent score
+    :math:`s = x_1 + \tfrac12 x_2^2 - \tfrac12 + \varepsilon` with
+    :math:`\varepsilon \sim \mathcal N(0, \text{noise}^2)`, and
+    :math:`y = \#\{k : s > c_k\}` for the K-1 increasing cut points
+    :math:`c_k = t_k^3/4 + t_k/2`, :math:`t` evenly spaced on [-1.5, 2]. The
+    labels are ordered (a larger score gives a larger label) but not evenly
+    spaced in the score: the gap between neighbouring cut points varies
+    from about 0.4 to about 1.8 for K = 7.
+
+    Shapes: ``x`` (n, 2) float32, ``y`` (n,) int64 in 0..num_classes-1.
+
+    Example:
+        >>> x, y = make_ordinal(500, num_classes=5)
+        >>> x.shape, int(y.min()), int(y.max())
+        (torch.Size([500, 2]), 0, 4)
+    """
+    _check_n(n)
+    _check_n(num_classes, "num_classes")
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be >= 2 for ordinal labels, got {num_classes}")
+    if not noise >= 0:
+        raise ValueError(f"noise must be >= 0, got {noise!r}")
+    g = generator(seed)
+    x = torch.randn(n, 2, generator=g)
+    score = x[:, 0] + 0.5 * x[:, 1] ** 2 - 0.5 + noise * torch.randn(n, generator=g)
+    t = torch.linspace(-1.5, 2.0, num_classes - 1)
+    cuts = t ** 3 / 4 + t / 2
+    y = (score.unsqueeze(1) > cuts).sum(dim=1)
+    return x.to(device), y.to(device)
+
+
+def make_angles(n: int = 300, seed: int = 0, device=None, return_concentration: bool = False):
+    r"""Angles (radians) that depend smoothly on a 1-D input and wrap around at :math:`\pm\pi`.
+
+    ``x`` uniform on [-1, 1]; the angle is :math:`\theta = \mathrm{wrap}(2.5x + 1.2 + \varepsilon)`
+    with von Mises noise :math:`\varepsilon \sim \mathrm{VM}(0, \kappa(x))`,
+    :math:`\kappa(x) = 1/s(x)^2` for the spread :math:`s(x) = 0.1 + 0.15\,(x + 1)` (0.1 to 0.4
+    radians), and :math:`\mathrm{wrap}` mapping into :math:`(-\pi, \pi]`. The
+    direction :math:`2.5x + 1.2` passes :math:`\pi` near :math:`x = 0.78`,
+    so the targets jump from near :math:`+\pi` to near :math:`-\pi` there, although the
+    direction itself moves smoothly. The noise is drawn by
+    ``torch.distributions.VonMises`` under a forked, seeded global generator
+    (the global random state is left untouched).
+
+    Shapes: ``x`` (n, 1) float32, ``theta`` (n,) float32; with
+    ``return_concentration=True`` also :math:`\kappa(x)` (n,).
+
+    Example:
+        >>> x, theta = make_angles(100)
+        >>> bool((theta > -3.1416).all() and (theta <= 3.1416).all())
+        True
+    """
+    _check_n(n)
+    g = generator(seed)
+    x = torch.rand(n, 1, generator=g) * 2 - 1
+    spread = 0.1 + 0.15 * (x[:, 0] + 1)
+    kappa = 1 / spread ** 2
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        noise = torch.distributions.VonMises(torch.zeros(n), kappa).sample()
+    raw = 2.5 * x[:, 0] + 1.2 + noise
+    theta = torch.atan2(torch.sin(raw), torch.cos(raw))
+    theta = torch.where(theta == -math.pi, torch.full_like(theta, math.pi), theta)  # (-pi, pi]
+    out = (x.to(device), theta.to(device))
+    return out + (kappa.to(device),) if return_concentration else out
+
+
+def make_selection(n: int = 400, items: int = 8, seed: int = 0, device=None, return_relevant: bool = False):
+    r"""Sets of items where the target averages the values of the few *relevant* items.
+
+    Each sample holds ``items`` items with three features
+    :math:`f \sim \mathcal N(0, I_3)` and a value :math:`v \sim \mathcal N(0, 1)`.
+    An item is relevant when :math:`f_1 > 0.8` (probability about 0.21; a sample
+    with none gets its item with the largest :math:`f_1`), and the target is
+    the mean value of the relevant items, :math:`y = \sum_i r_i v_i / \sum_i r_i`.
+    A model must learn which items to attend to: weights that are exactly
+    uniform on the relevant items and exactly 0 elsewhere give a perfect fit.
+
+    Shapes: ``x`` (n, items, 4) float32 with the features first and the value
+    last; ``y`` (n, 1); with ``return_relevant=True`` also the relevance mask
+    (n, items) bool.
+
+    Example:
+        >>> x, y, relevant = make_selection(5, return_relevant=True)
+        >>> x.shape, y.shape, bool(relevant.any(dim=1).all())
+        (torch.Size([5, 8, 4]), torch.Size([5, 1]), True)
+    """
+    _check_n(n)
+    _check_n(items, "items")
+    g = generator(seed)
+    features = torch.randn(n, items, 3, generator=g)
+    values = torch.randn(n, items, generator=g)
+    relevant = features[..., 0] > 0.8
+    none = ~relevant.any(dim=1)
+    relevant[none, features[none, :, 0].argmax(dim=1)] = True
+    y = (values * relevant).sum(dim=1, keepdim=True) / relevant.sum(dim=1, keepdim=True)
+    x = torch.cat([features, values.unsqueeze(-1)], dim=-1)
+    out = (x.to(device), y.to(device))
+    return out + (relevant.to(device),) if return_relevant else out
 
 
 def make_multilabel(n: int = 600, rates=(0.5, 0.3, 0.12, 0.04), in_features: int = 6, label_noise: float = 0.3,
@@ -182,3 +408,54 @@ def make_heteroscedastic_regression(n: int = 400, seed: int = 0, device=None, re
     y = torch.sin(1.5 * x) + std * torch.randn(n, 1, generator=g)
     out = (x.to(device), y.to(device))
     return out + (std.to(device),) if return_std else out
+
+
+def make_long_tailed(n: int = 1200, num_classes: int = 5, imbalance: float = 50.0, noise: float = 0.6,
+                     balanced: bool = False, seed: int = 0, device=None):
+    r"""Multi-class data with a long-tailed class distribution, or the balanced version of the same task.
+
+    Class :math:`j = 0, \dots, C-1` has prior
+    :math:`\pi_j \propto \rho^{-j/(C-1)}` with :math:`\rho` = ``imbalance``:
+    class 0 is the most frequent, class :math:`C-1` the rarest, and
+    :math:`\pi_0 / \pi_{C-1} = \rho`. The set holds exactly
+    :math:`\max(1, \mathrm{round}(n\pi_j))` examples of class :math:`j`
+    (with ``balanced=True``: ``n // C`` of every class, the balanced test set
+    of the same task). Inputs are 2-D Gaussians around class means on the
+    unit circle, :math:`x = (\cos\frac{2\pi j}{C}, \sin\frac{2\pi j}{C}) + \text{noise}\cdot\varepsilon`,
+    :math:`\varepsilon \sim \mathcal N(0, I_2)`; neighbouring classes
+    overlap, so the best decision depends on the class priors. With one
+    shared isotropic noise the Bayes classifier is linear in :math:`x`, and
+    :math:`\log\pi_j` enters it only through the bias of class :math:`j`.
+
+    Shapes: ``x`` (M, 2) float32, ``y`` (M,) int64 sorted by class, with
+    :math:`M = \sum_j \max(1, \mathrm{round}(n\pi_j))` close to ``n``.
+
+    Example:
+        >>> x, y = make_long_tailed(1200)
+        >>> torch.bincount(y).tolist()
+        [754, 284, 107, 40, 15]
+        >>> torch.bincount(make_long_tailed(1000, balanced=True)[1]).tolist()
+        [200, 200, 200, 200, 200]
+    """
+    _check_n(n)
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
+    if isinstance(imbalance, bool) or not isinstance(imbalance, (int, float)) or not 1.0 <= imbalance < math.inf:
+        raise ValueError(f"imbalance must be a finite number >= 1 (most frequent / rarest class), got {imbalance!r}")
+    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0.0 <= noise < math.inf:
+        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    if not isinstance(balanced, bool):
+        raise TypeError(f"balanced must be a bool, got {type(balanced).__name__}")
+    if balanced:
+        if n < num_classes:
+            raise ValueError(f"n must be at least num_classes = {num_classes} for a balanced set, got {n}")
+        counts = torch.full((num_classes,), n // num_classes, dtype=torch.int64)
+    else:
+        prior = float(imbalance) ** (-torch.arange(num_classes, dtype=torch.float64) / (num_classes - 1))
+        counts = torch.round(n * prior / prior.sum()).long().clamp(min=1)
+    g = generator(seed)
+    y = torch.repeat_interleave(torch.arange(num_classes), counts)
+    angle = 2 * math.pi * torch.arange(num_classes) / num_classes
+    means = torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)
+    x = means[y] + noise * torch.randn(len(y), 2, generator=g)
+    return x.to(device), y.to(device)

@@ -2,10 +2,14 @@
 
 An embedding network maps an input to a vector :math:`\\mathbf z = f_\\theta(\\mathbf x) \\in \\mathbb R^D`
 whose *distances* carry the meaning: examples of the same identity should be
-close, examples of different identities far apart. The losses here (triplet,
-contrastive) only see distances, so they are usually preceded by the output
-transformation :func:`course_pkg.transforms.l2_normalize`, which puts every
-embedding on the unit sphere. For unit vectors
+close, examples of different identities far apart. This module holds the
+distances, triplet sampling and the measures of an embedding (triplet
+accuracy, pair verification with a distance threshold). The losses that
+compare distances (:func:`course_pkg.losses.triplet_loss`,
+:func:`course_pkg.losses.contrastive_loss`) live in :mod:`course_pkg.losses`
+and are usually preceded by the output transformation
+:func:`course_pkg.transforms.l2_normalize`, which puts every embedding on the
+unit sphere. For unit vectors
 :math:`\\lVert \\mathbf a - \\mathbf b\\rVert^2 = 2 - 2\\cos(\\mathbf a, \\mathbf b)`.
 
 Every function takes and returns ``torch.Tensor`` s, keeps dtype and device,
@@ -15,13 +19,15 @@ from __future__ import annotations
 
 import torch
 
-from course_pkg._validation import check_number, check_same_shape, check_tensor
+from course_pkg._validation import check_same_shape, check_tensor
+# The losses moved to course_pkg.losses; re-exported here so that older imports keep working.
+from course_pkg.losses import contrastive_loss, triplet_loss  # noqa: F401
 from course_pkg.runtime import generator
 from course_pkg.transforms import l2_normalize
 
 __all__ = [
     "euclidean_distance", "pairwise_distances", "cosine_similarity", "cosine_distance",
-    "triplet_loss", "contrastive_loss", "sample_triplets", "triplet_accuracy",
+    "sample_triplets", "triplet_accuracy", "pair_distances", "verification_accuracy", "best_threshold",
 ]
 
 
@@ -126,81 +132,6 @@ def cosine_distance(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-12) -> tor
     return 1 - cosine_similarity(a, b, eps=eps)
 
 
-def triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
-                 margin: float = 1.0, squared: bool = False) -> torch.Tensor:
-    r"""Triplet margin loss, :math:`\frac1N \sum_i \max(0,\ d(\mathbf a_i, \mathbf p_i) - d(\mathbf a_i, \mathbf n_i) + m)`.
-
-    ``d`` is the Euclidean distance (squared with ``squared=True``, as in
-    FaceNet). The loss is zero once every negative is at least ``margin``
-    farther from its anchor than the positive. Without normalization the
-    distances scale with the embeddings, so the margin has no fixed meaning;
-    apply :func:`course_pkg.transforms.l2_normalize` first.
-    With ``squared=False`` it equals ``torch.nn.functional.triplet_margin_loss(..., eps=0)``.
-
-    Args:
-        anchor, positive, negative: (N, D) with identical shapes, floating dtype.
-        margin: a finite number >= 0.
-        squared: use squared distances.
-
-    Returns: the mean over the N triplets, a scalar.
-
-    Example:
-        >>> a = torch.tensor([[0.0, 0.0]]); p = torch.tensor([[1.0, 0.0]]); n = torch.tensor([[0.0, 1.5]])
-        >>> triplet_loss(a, p, n, margin=1.0)
-        tensor(0.5000)
-    """
-    for name, t in (("anchor", anchor), ("positive", positive), ("negative", negative)):
-        check_tensor(t, name, floating=True, min_dim=2)
-    check_same_shape(anchor, positive, "anchor", "positive")
-    check_same_shape(anchor, negative, "anchor", "negative")
-    if anchor.dim() != 2:
-        raise ValueError(f"anchor, positive and negative must have shape (N, D), got {tuple(anchor.shape)}")
-    margin = check_number(margin, "margin")
-    if margin < 0:
-        raise ValueError(f"margin must be >= 0, got {margin}")
-    d_ap = euclidean_distance(anchor, positive, squared=squared)
-    d_an = euclidean_distance(anchor, negative, squared=squared)
-    return (d_ap - d_an + margin).clamp(min=0).mean()
-
-
-def contrastive_loss(z1: torch.Tensor, z2: torch.Tensor, same: torch.Tensor, margin: float = 1.0) -> torch.Tensor:
-    r"""Contrastive (pair) loss, :math:`\frac1N \sum_i s_i\, d_i^2 + (1 - s_i)\max(0,\ m - d_i)^2`.
-
-    Here :math:`d_i = \lVert \mathbf z_{1,i} - \mathbf z_{2,i}\rVert_2`.
-
-    Pairs of the same identity (:math:`s_i = 1`) are pulled together; pairs of
-    different identities (:math:`s_i = 0`) are pushed apart until they are
-    ``margin`` away (Hadsell, Chopra and LeCun, 2006).
-
-    Args:
-        z1, z2: (N, D) embeddings, identical shapes; same: (N,) with values in {0, 1}
-            (bool or floating); margin: a finite number > 0.
-
-    Returns: the mean over the N pairs, a scalar.
-
-    Example:
-        >>> z1 = torch.tensor([[0.0, 0.0], [0.0, 0.0]]); z2 = torch.tensor([[0.6, 0.8], [0.3, 0.4]])
-        >>> contrastive_loss(z1, z2, torch.tensor([1.0, 0.0]), margin=1.0)
-        tensor(0.6250)
-    """
-    check_tensor(z1, "z1", floating=True, min_dim=2)
-    check_tensor(z2, "z2", floating=True, min_dim=2)
-    check_same_shape(z1, z2, "z1", "z2")
-    if z1.dim() != 2:
-        raise ValueError(f"z1 and z2 must have shape (N, D), got {tuple(z1.shape)}")
-    check_tensor(same, "same")
-    if same.shape != z1.shape[:1]:
-        raise ValueError(f"same must have shape (N,) = {tuple(z1.shape[:1])}, got {tuple(same.shape)}")
-    if not (same.dtype == torch.bool or same.is_floating_point()):
-        raise TypeError(f"same must be a bool or floating tensor of 0/1 values, got dtype {same.dtype}")
-    s = same.to(z1.dtype)
-    if bool(((s != 0) & (s != 1)).any()):
-        raise ValueError("same must contain only 0 and 1")
-    margin = check_number(margin, "margin", positive=True)
-    d = euclidean_distance(z1, z2)
-    return (s * d ** 2 + (1 - s) * (margin - d).clamp(min=0) ** 2).mean()
-
-
 def sample_triplets(labels: torch.Tensor, n_triplets: int, seed: int = 0) -> torch.Tensor:
     r"""Draw random (anchor, positive, negative) index triplets from integer labels.
 
@@ -270,3 +201,96 @@ def triplet_accuracy(z: torch.Tensor, triplets: torch.Tensor) -> torch.Tensor:
     a, p, n = z[triplets[:, 0]], z[triplets[:, 1]], z[triplets[:, 2]]
     with torch.no_grad():
         return (euclidean_distance(a, p, squared=True) < euclidean_distance(a, n, squared=True)).to(z.dtype).mean()
+
+
+def pair_distances(z: torch.Tensor, labels: torch.Tensor) -> tuple:
+    r"""Distances of all pairs :math:`i < j` of rows of ``z``, and whether each pair shares a label.
+
+    Args:
+        z: (N, D) embeddings, floating dtype; labels: (N,) int64 identities.
+
+    Returns: ``(d, same)``, both of shape (N(N-1)/2,): the distances
+    :math:`\lVert \mathbf z_i - \mathbf z_j\rVert_2` and a bool tensor.
+
+    Example:
+        >>> d, same = pair_distances(torch.tensor([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]]), torch.tensor([0, 0, 1]))
+        >>> d, same
+        (tensor([5.0000, 1.0000, 4.2426]), tensor([ True, False, False]))
+    """
+    check_tensor(z, "z", floating=True, min_dim=2)
+    check_tensor(labels, "labels", min_dim=1)
+    if z.dim() != 2:
+        raise ValueError(f"z must have shape (N, D), got {tuple(z.shape)}")
+    if labels.dim() != 1 or labels.dtype != torch.int64 or labels.shape[0] != z.shape[0]:
+        raise ValueError(f"labels must be an int64 tensor of shape ({z.shape[0]},), got {labels.dtype} "
+                         f"of shape {tuple(labels.shape)}")
+    i, j = torch.triu_indices(z.shape[0], z.shape[0], offset=1, device=z.device)
+    return euclidean_distance(z[i], z[j]), labels[i] == labels[j]
+
+
+def _check_pairs(d, same) -> None:
+    check_tensor(d, "d", floating=True, min_dim=1)
+    check_tensor(same, "same", min_dim=1)
+    if d.dim() != 1 or same.dtype != torch.bool or same.shape != d.shape:
+        raise ValueError(f"d must be 1-D and same a bool tensor of the same shape, got {tuple(d.shape)} and "
+                         f"{same.dtype} of shape {tuple(same.shape)}")
+    if not bool(same.any()) or bool(same.all()):
+        raise ValueError("same must contain both same-identity (True) and different-identity (False) pairs")
+
+
+def verification_accuracy(d: torch.Tensor, same: torch.Tensor, threshold: float) -> float:
+    r"""Balanced accuracy of the rule "same identity if :math:`d < t`".
+
+    :math:`\tfrac12\big(P(d < t \mid \text{same}) + P(d \ge t \mid \text{different})\big)`:
+    the mean of the two per-class accuracies, so that the (usually far more
+    numerous) different-identity pairs do not dominate. 0.5 is chance.
+
+    Args:
+        d: (P,) pair distances; same: (P,) bool, both kinds present; threshold: a number.
+
+    Example:
+        >>> d, same = torch.tensor([0.1, 0.5, 2.0, 3.0]), torch.tensor([True, True, False, True])
+        >>> round(verification_accuracy(d, same, 1.0), 4)  # 2 of 3 same pairs below 1, the different pair above
+        0.8333
+    """
+    _check_pairs(d, same)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+        raise TypeError(f"threshold must be a real number, got {type(threshold).__name__}")
+    below = d < threshold
+    return 0.5 * (below[same].to(d.dtype).mean() + (~below[~same]).to(d.dtype).mean()).item()
+
+
+def best_threshold(d: torch.Tensor, same: torch.Tensor) -> tuple:
+    r"""The distance threshold with the highest :func:`verification_accuracy`, and that accuracy.
+
+    Every cut between two consecutive distinct sorted distances is tried
+    (one sort and a cumulative sum); the threshold returned is the midpoint
+    of the cut, the first one if several tie.
+
+    Args:
+        d: (P,) pair distances; same: (P,) bool, both kinds present.
+
+    Returns: ``(threshold, accuracy)`` as floats.
+
+    Example:
+        >>> best_threshold(torch.tensor([0.1, 0.5, 2.0, 3.0]), torch.tensor([True, True, False, False]))
+        (1.25, 1.0)
+    """
+    _check_pairs(d, same)
+    order = d.argsort()
+    ds, s = d[order].double(), same[order].double()
+    n_same, n_diff = s.sum(), (1 - s).sum()
+    tp = torch.cat([s.new_zeros(1), s.cumsum(0)])            # same pairs below a cut after k pairs
+    k = torch.arange(len(ds) + 1, dtype=torch.float64, device=d.device)
+    balanced = 0.5 * (tp / n_same + (n_diff - (k - tp)) / n_diff)
+    realizable = torch.ones_like(balanced, dtype=torch.bool)
+    realizable[1:-1] = ds[1:] > ds[:-1]                      # no cut between equal distances
+    balanced[~realizable] = -1.0
+    best = int(balanced.argmax())
+    if best == 0:
+        t = ds[0]
+    elif best == len(ds):
+        t = ds[-1] + 1
+    else:
+        t = (ds[best - 1] + ds[best]) / 2
+    return float(t), float(balanced[best])

@@ -63,12 +63,14 @@ def gradient_flow(transform, o: torch.Tensor) -> GradientFlow:
     return GradientFlow(PASSES if bool(informative.any()) else ZERO, grad)
 
 
-def gradient_table(transforms: dict, points) -> str:
+def gradient_table(transforms: dict, points, dtype: torch.dtype = torch.float64) -> str:
     """A text table: one row per transformation, its status and its gradient at each point.
 
     Args:
         transforms: mapping name -> callable ``g(o)`` (applied element-wise).
         points: the values of ``o`` at which to evaluate the gradient.
+        dtype: the floating dtype of ``o`` (float64 by default; pass ``torch.float32`` to see
+            what float32 training sees, e.g. a sigmoid whose gradient is exactly 0 at ``o = 20``).
 
     Example:
         >>> print(gradient_table({"round": torch.round}, [0.3]))  # doctest: +NORMALIZE_WHITESPACE
@@ -77,7 +79,9 @@ def gradient_table(transforms: dict, points) -> str:
     """
     if not isinstance(transforms, dict) or not transforms:
         raise TypeError("transforms must be a non-empty dict name -> callable")
-    o = torch.tensor([float(p) for p in points], dtype=torch.float64)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
+    o = torch.tensor([float(p) for p in points], dtype=dtype)
     header = ["transformation", "status"] + [f"o={p:g}" for p in o.tolist()]
     rows = []
     for name, fn in transforms.items():

@@ -16,9 +16,10 @@ from __future__ import annotations
 import torch
 
 from course_pkg._validation import check_no_nan, check_number, check_tensor
+from course_pkg.runtime import generator as make_generator
 from course_pkg.transforms import argmax, softmax
 
-__all__ = ["sample_gumbel", "straight_through", "gumbel_softmax"]
+__all__ = ["sample_gumbel", "straight_through", "gumbel_softmax", "GumbelSoftmax"]
 
 
 def sample_gumbel(shape, generator: torch.Generator | None = None, dtype=torch.float32, device=None) -> torch.Tensor:
@@ -107,3 +108,44 @@ def gumbel_softmax(logits: torch.Tensor, tau: float = 1.0, hard: bool = False,
     g = sample_gumbel(logits.shape, generator, dtype=logits.dtype, device=logits.device)
     soft = softmax((logits + g) / tau, dim=-1)
     return straight_through(soft) if hard else soft
+
+
+class GumbelSoftmax(torch.nn.Module):
+    r"""A layer with a discrete output: a categorical sample in training, the most probable class in evaluation.
+
+    In training mode (``model.train()``) it returns
+    :func:`gumbel_softmax` of its input logits :math:`z` at temperature
+    ``tau``: with ``hard=True`` (the default) an exact one-hot sample from
+    :math:`\mathrm{Categorical}(\mathrm{softmax}(z))` whose gradient is the
+    relaxed sample's (straight-through), a fresh sample at every call, drawn
+    from the layer's own generator seeded with ``seed``. In evaluation mode
+    (``model.eval()``) it returns the one-hot of :math:`\arg\max_k z_k`,
+    deterministic, with exactly one 1 per row (first index on ties).
+
+    Shapes: input (..., C) logits -> output (..., C), same dtype.
+
+    Example:
+        >>> layer = GumbelSoftmax(tau=1.0, seed=0)
+        >>> layer(torch.zeros(2, 3)).sum(dim=-1).tolist()
+        [1.0, 1.0]
+        >>> layer.eval()(torch.tensor([[0.0, 2.0, 1.0]])).tolist()
+        [[0.0, 1.0, 0.0]]
+    """
+
+    def __init__(self, tau: float = 1.0, hard: bool = True, seed: int = 0):
+        super().__init__()
+        self.tau = check_number(tau, "tau", positive=True)
+        if not isinstance(hard, bool):
+            raise TypeError(f"hard must be a bool, got {type(hard).__name__}")
+        self.hard = hard
+        self.generator = make_generator(seed)
+
+    def forward(self, logits: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            return gumbel_softmax(logits, tau=self.tau, hard=self.hard, generator=self.generator)
+        check_tensor(logits, "logits", floating=True, min_dim=1)
+        index = argmax(logits.detach(), dim=-1)
+        return torch.zeros_like(logits).scatter_(-1, index.unsqueeze(-1), 1.0)
+
+    def extra_repr(self) -> str:
+        return f"tau={self.tau:g}, hard={self.hard}"

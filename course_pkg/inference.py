@@ -14,6 +14,10 @@ binary          one logit           probs = sigmoid(o), labels = [o > logit(t)]
 multiclass      C logits            probs = softmax(o), labels = argmax(o)
 multilabel      one logit per label probs = sigmoid(o), labels = [o > logit(t)]
 embedding       raw vector          values = o / ||o||
+count           log-rate o          rate = exp(o) (``predict_positive``, exp)
+ordinal         K-1 threshold       label = number of k with z_k > 0
+                logits z_k
+angle           (c, s) pair         angle = atan2(s, c) in [-pi, pi]
 ==============  ==================  ===========================================
 
 The ``predict_*`` functions work on raw outputs (pure tensor functions);
@@ -26,7 +30,7 @@ from dataclasses import dataclass
 
 import torch
 
-from course_pkg._validation import check_number, check_tensor
+from course_pkg._validation import check_no_nan, check_number, check_tensor
 from course_pkg.decisions import predict_labels
 from course_pkg.transforms import argmax, l2_normalize, sigmoid, softmax, softplus
 
@@ -166,6 +170,54 @@ def predict_embedding(o: torch.Tensor) -> torch.Tensor:
     """
     check_tensor(o, "o", floating=True, min_dim=2)
     return l2_normalize(o.detach(), dim=-1)
+
+
+# ---------------------------------------------------------------- outputs with structure
+
+__all__ += ["predict_ordinal", "predict_angle"]  # chapter "Outputs with structure"
+
+
+def predict_ordinal(logits: torch.Tensor) -> torch.Tensor:
+    r"""Ordinal label from K-1 threshold logits: :math:`\hat y = \sum_{k=0}^{K-2} [z_k > 0]`.
+
+    Column :math:`k` is the logit of :math:`P(y > k)` (as in
+    :func:`course_pkg.losses.coral_loss`), so the prediction counts the
+    thresholds the input passes with probability above one half; labels are
+    0..K-1, int64. With rank-consistent logits (decreasing in :math:`k`, as a
+    CORAL head gives once its biases are ordered) the passed thresholds are
+    exactly the first :math:`\hat y`. Raises ``ValueError`` on NaN.
+
+    Shapes: ``logits`` (..., K-1), typically (N, K-1); returns (...) int64.
+
+    Example:
+        >>> predict_ordinal(torch.tensor([[3.0, 0.5, -2.0], [-1.0, -2.0, -3.0]]))
+        tensor([2, 0])
+    """
+    check_tensor(logits, "logits", floating=True, min_dim=1)
+    check_no_nan(logits, "logits")
+    return (logits.detach() > 0).sum(dim=-1)
+
+
+def predict_angle(o: torch.Tensor) -> torch.Tensor:
+    r"""Angle from a (cos, sin) head: :math:`\hat\theta = \operatorname{atan2}(o_1, o_0)`, in radians.
+
+    The last dimension holds the two raw outputs, read as an unnormalized
+    direction :math:`(c, s)`; ``atan2(s, c)`` (sine first) finds the angle of
+    that direction in all four quadrants, in :math:`[-\pi, \pi]`, and does not
+    need :math:`(c, s)` normalized (scaling it by a positive number changes
+    nothing). At :math:`(0, 0)` there is no direction; atan2 returns 0 there.
+
+    Shapes: ``o`` (..., 2), typically (N, 2); returns (...).
+
+    Example:
+        >>> predict_angle(torch.tensor([[1.0, 0.0], [0.0, 2.0], [-1.0, 0.0]]))
+        tensor([0.0000, 1.5708, 3.1416])
+    """
+    check_tensor(o, "o", floating=True, min_dim=1)
+    if o.shape[-1] != 2:
+        raise ValueError(f"o must have shape (..., 2) holding (cos, sin), got {tuple(o.shape)}")
+    o = o.detach()
+    return torch.atan2(o[..., 1], o[..., 0])
 
 
 # ---------------------------------------------------------------- running a model

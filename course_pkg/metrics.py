@@ -14,7 +14,7 @@ import torch
 
 from course_pkg._validation import check_number, check_same_shape, check_tensor
 
-__all__ = ["accuracy", "binary_counts", "wilson_interval"]
+__all__ = ["accuracy", "binary_counts", "wilson_interval", "per_class_recall", "balanced_accuracy"]
 
 
 def _labels(t, name: str) -> torch.Tensor:
@@ -77,6 +77,57 @@ def binary_counts(pred: torch.Tensor, target: torch.Tensor) -> dict:
             "precision": rate(tp, tp + fp), "recall": rate(tp, tp + fn), "accuracy": rate(tp + tn, p.numel())}
 
 
+# ---------------------------------------------------------------- outputs with structure
+
+__all__ += ["mean_poisson_deviance", "mean_angular_error"]  # chapter "Outputs with structure"
+
+
+def mean_poisson_deviance(rate: torch.Tensor, target: torch.Tensor) -> float:
+    r"""Mean Poisson deviance of predicted rates, :math:`\frac1N\sum_n 2\big(y_n\log\frac{y_n}{\lambda_n} - (y_n - \lambda_n)\big)`.
+
+    Twice the gap between the Poisson negative log-likelihood of the
+    predictions and that of the saturated model :math:`\lambda_n = y_n`, so it
+    is :math:`\ge 0`, and 0 only for a perfect fit; a term with :math:`y_n = 0`
+    is :math:`2\lambda_n` (:math:`0 \log 0 = 0`). Lower is better; unlike
+    the raw NLL it does not depend on :math:`\log y!`.
+
+    Shapes: ``rate`` (:math:`\lambda > 0`) and ``target`` (counts >= 0) identical, floating.
+
+    Example:
+        >>> mean_poisson_deviance(torch.tensor([1.0, 2.0]), torch.tensor([0.0, 2.0]))
+        1.0
+    """
+    check_tensor(rate, "rate", floating=True)
+    check_tensor(target, "target", floating=True)
+    check_same_shape(rate, target, "rate", "target")
+    if rate.numel() and not bool((rate > 0).all()):
+        raise ValueError("rate must be > 0 everywhere (predicted Poisson rates, e.g. exp of the log-rate)")
+    if target.numel() and bool((target < 0).any()):
+        raise ValueError("target must hold counts >= 0")
+    lam, y = rate.detach().double(), target.detach().double()
+    return float((2 * (torch.xlogy(y, y) - torch.xlogy(y, lam) - (y - lam))).mean())
+
+
+def mean_angular_error(pred: torch.Tensor, target: torch.Tensor) -> float:
+    r"""Mean absolute angle between predicted and true directions, in radians, in :math:`[0, \pi]`.
+
+    :math:`\frac1N\sum_n |\mathrm{wrap}(\hat\theta_n - \theta_n)|` with
+    :math:`\mathrm{wrap}(a) = \operatorname{atan2}(\sin a, \cos a)`, so
+    :math:`3.1` against :math:`-3.1` is an error of :math:`2\pi - 6.2 \approx 0.08`, not 6.2.
+
+    Shapes: ``pred`` and ``target`` identical, angles in radians, floating.
+
+    Example:
+        >>> round(mean_angular_error(torch.tensor([3.1]), torch.tensor([-3.1])), 4)
+        0.0832
+    """
+    check_tensor(pred, "pred", floating=True)
+    check_tensor(target, "target", floating=True)
+    check_same_shape(pred, target, "pred", "target")
+    d = pred.detach().double() - target.detach().double()
+    return float(torch.atan2(torch.sin(d), torch.cos(d)).abs().mean())
+
+
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple:
     r"""The Wilson score interval for a rate :math:`k/n` (Wilson 1927), as ``(low, high)``.
 
@@ -112,6 +163,58 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple:
     low, high = (centre - half) / scale, (centre + half) / scale
     # At k = 0 or k = n one end is exactly p; keep it there rather than one rounding step inside.
     return (0.0 if successes == 0 else min(low, p)), (1.0 if successes == n else max(high, p))
+
+
+def _class_labels(pred, target, num_classes) -> tuple:
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+    p, y = _labels(pred, "pred"), _labels(target, "target")
+    check_same_shape(p, y, "pred", "target")
+    for t, name in ((p, "pred"), (y, "target")):
+        if t.numel() and (int(t.min()) < 0 or int(t.max()) >= num_classes):
+            raise ValueError(f"{name} must hold class indices in 0..{num_classes - 1}, "
+                             f"got values in {int(t.min())}..{int(t.max())}")
+    return p.reshape(-1).long(), y.reshape(-1).long()
+
+
+def per_class_recall(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> list:
+    r"""The recall of every class, :math:`R_j = \frac{|\{n : \hat y_n = j,\ y_n = j\}|}{|\{n : y_n = j\}|}`.
+
+    The share of the examples of class :math:`j` that are predicted as
+    :math:`j`. A class with no example in ``target`` gets ``nan`` (its recall
+    does not exist), never 0.
+
+    Shapes: ``pred`` and ``target`` identical, class indices in
+    0..``num_classes`` − 1 (any integer dtype, or whole-number floats).
+    Returns a list of ``num_classes`` floats.
+
+    Example:
+        >>> per_class_recall(torch.tensor([0, 1, 1, 2]), torch.tensor([0, 1, 2, 2]), 4)
+        [1.0, 1.0, 0.5, nan]
+    """
+    p, y = _class_labels(pred, target, num_classes)
+    hits = torch.bincount(y[p == y], minlength=num_classes).tolist()
+    sizes = torch.bincount(y, minlength=num_classes).tolist()
+    return [h / s if s else float("nan") for h, s in zip(hits, sizes)]
+
+
+def balanced_accuracy(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> float:
+    r"""The mean recall over the classes present in ``target``, :math:`\frac{1}{|K|}\sum_{j \in K} R_j`.
+
+    Every class counts equally, however rare, so a classifier that ignores a
+    rare class cannot hide behind the frequent ones (plain accuracy weights
+    each class by its frequency). On a test set with the same number of
+    examples in every class it equals the accuracy. See :func:`per_class_recall`.
+
+    Shapes: as :func:`per_class_recall`. Returns a float (``nan`` for an empty batch).
+
+    Example:
+        >>> y = torch.tensor([0, 0, 0, 1])
+        >>> balanced_accuracy(torch.zeros(4, dtype=torch.int64), y, 2), accuracy(torch.zeros(4, dtype=torch.int64), y)
+        (0.5, 0.75)
+    """
+    recalls = [r for r in per_class_recall(pred, target, num_classes) if not math.isnan(r)]
+    return sum(recalls) / len(recalls) if recalls else float("nan")
 
 
 def _erfinv(y: float) -> float:

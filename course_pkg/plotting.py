@@ -20,7 +20,7 @@ from course_pkg.gradients import loss_and_gradient
 __all__ = [
     "STYLE", "COLORS", "CourseFigure", "new_figure", "plot_functions", "plot_histories",
     "plot_regression_fit", "plot_decision_regions", "plot_bars", "plot_loss_vs_logit",
-    "plot_reliability_diagram", "plot_mean_std_band", "plot_embeddings",
+    "plot_reliability_diagram", "plot_mean_std_band", "plot_embeddings", "plot_distance_histograms",
 ]
 
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
@@ -108,41 +108,69 @@ def _np(t):
     return t.detach().cpu().double().numpy()
 
 
+def _derivative(out: torch.Tensor, o: torch.Tensor):
+    """``(d sum(out) / d o, None)``, or ``(None, reason)`` when autograd has no gradient to give."""
+    if not isinstance(out, torch.Tensor) or not out.requires_grad:
+        return None, "not in the graph"
+    try:
+        return torch.autograd.grad(out.sum(), o)[0], None
+    except RuntimeError:
+        return None, "no backward formula"
+
+
 def plot_functions(functions: dict, o_range=(-6.0, 6.0), *, gradients: bool = False,
-                   title: str = "", ylabel: str = "g(o)", points: int = 401):
+                   title: str = "", ylabel: str = "g(o)", grad_ylabel: str = "g'(o)",
+                   xlabel: str = "raw output o", points: int = 401):
     r"""Plot transformations :math:`g(o)` over ``o_range``; with ``gradients=True`` also :math:`g'(o)`.
 
     Derivatives come from autograd on a float64 grid, so what is plotted is
-    exactly what backpropagation would use.
+    exactly what backpropagation would use (in float64). A function autograd
+    cannot differentiate gets *no* curve in the gradient panel, only a legend
+    entry saying why: "not in the graph" (its output does not require grad,
+    e.g. a comparison ``o > 0``) or "no backward formula" (e.g.
+    ``torch.heaviside``). A gradient that autograd does return, even one that
+    is 0 everywhere (``torch.round``), is drawn. ``grad_ylabel`` names the
+    plotted derivative (for a loss curve, :math:`\partial L / \partial o`).
 
     Args:
         functions: mapping label -> callable on a 1-D float tensor.
         o_range: (min, max) of the raw output o.
 
     Example:
-        >>> from course_pkg.transforms import sigmoid
-        >>> fig = plot_functions({"sigmoid": sigmoid}, gradients=True)
-        >>> len(fig.axes)
-        2
+        >>> from course_pkg.transforms import sigmoid, threshold
+        >>> fig = plot_functions({"sigmoid": sigmoid, "step": threshold}, gradients=True)
+        >>> [len(line.get_xdata()) for line in fig.axes[1].lines]   # no curve for the step
+        [401, 0]
+        >>> fig.axes[1].get_legend_handles_labels()[1]
+        ['sigmoid', 'step: no gradient (not in the graph)']
     """
     if not isinstance(functions, dict) or not functions:
         raise TypeError("functions must be a non-empty dict label -> callable")
     lo, hi = _check_range(o_range)
     fig, axes = new_figure(ncols=2 if gradients else 1)
     ax_val, ax_grad = (axes if gradients else (axes, None))
+    missing = {}
     with _style():
-        for label, fn in functions.items():
+        for i, (label, fn) in enumerate(functions.items()):
+            color = COLORS[i % len(COLORS)]  # explicit, so a function without a gradient curve keeps its colour
             o = torch.linspace(lo, hi, points, dtype=torch.float64, requires_grad=True)
             out = fn(o)
-            ax_val.plot(_np(o), _np(out), label=label)
+            ax_val.plot(_np(o), _np(out), color=color, label=label)
             if gradients:
-                grad = torch.autograd.grad(out.sum(), o)[0] if out.requires_grad else torch.zeros_like(o)
-                ax_grad.plot(_np(o), _np(grad), label=label)
-        ax_val.set(xlabel="raw output o", ylabel=ylabel, title=title)
+                grad, reason = _derivative(out, o)
+                if grad is None:
+                    text = f"{label}: no gradient ({reason})"
+                    missing[text] = color
+                    ax_grad.plot([], [], linestyle="none", color=color, label=text)  # legend entry, no curve
+                else:
+                    ax_grad.plot(_np(o), _np(grad), color=color, label=label)
+        ax_val.set(xlabel=xlabel, ylabel=ylabel, title=title)
         ax_val.legend()
         if gradients:
-            ax_grad.set(xlabel="raw output o", ylabel="g'(o)", title="gradient")
-            ax_grad.legend()
+            ax_grad.set(xlabel=xlabel, ylabel=grad_ylabel, title="gradient")
+            for entry in ax_grad.legend().get_texts():
+                if entry.get_text() in missing:
+                    entry.set_color(missing[entry.get_text()])
     return fig
 
 
@@ -238,7 +266,7 @@ def plot_decision_regions(predict, x: torch.Tensor, y: torch.Tensor, *, title: s
 
 
 def plot_bars(values: dict, *, title: str = "", ylabel: str = "value", log_y: bool = False,
-              annotate: bool = True):
+              annotate: bool = True, none_label: str = "none", legend_loc: str = "best"):
     """Bar chart of named numbers; grouped bars when each value is itself a dict ``series -> number``.
 
     ``values`` maps a category to a number (one bar each) or to a dict
@@ -246,8 +274,12 @@ def plot_bars(values: dict, *, title: str = "", ylabel: str = "value", log_y: bo
     should use the same series names, which form the legend). With
     ``log_y=True`` the y axis is logarithmic; a bar whose value is 0 or not
     finite cannot be drawn there and is marked by its text (``"0"``,
-    ``"nan"``) at the bottom of the axes. ``annotate`` writes each value
-    above its bar (3 significant digits).
+    ``"nan"``) at the bottom of the axes. A value ``None`` means the quantity
+    does not exist (for example a gradient that cannot be computed): no bar is
+    drawn and ``none_label`` marks its place, so it is never shown as 0.
+    ``annotate`` writes each value above its bar (3 significant digits).
+    ``legend_loc`` is a matplotlib legend location, or ``"below"`` for one
+    legend under the axes, where it cannot cover a bar.
 
     Example:
         >>> fig = plot_bars({"bug": {"grad": 0.1}, "fix": {"grad": 1.0}}, log_y=True)
@@ -269,8 +301,8 @@ def plot_bars(values: dict, *, title: str = "", ylabel: str = "value", log_y: bo
                 series.append(name)
     for cat, row in table.items():
         for name, v in row.items():
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise TypeError(f"value for {cat!r}/{name!r} must be a number, got {type(v).__name__}")
+            if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise TypeError(f"value for {cat!r}/{name!r} must be a number or None, got {type(v).__name__}")
     cats = list(table)
     width = 0.8 / len(series)
     fig, ax = new_figure(width=max(5.0, 1.1 * len(cats) + 1.5), height=3.8)
@@ -279,10 +311,10 @@ def plot_bars(values: dict, *, title: str = "", ylabel: str = "value", log_y: bo
         for j, name in enumerate(series):
             xs = [i + (j - (len(series) - 1) / 2) * width for i in range(len(cats))]
             vals = [table[c].get(name, float("nan")) for c in cats]
-            drawable = [v if math.isfinite(v) and (v > 0 or not log_y) else 0.0 for v in vals]
+            drawable = [v if v is not None and math.isfinite(v) and (v > 0 or not log_y) else 0.0 for v in vals]
             ax.bar(xs, drawable, width=width * 0.95, color=COLORS[j % len(COLORS)], label=name or None)
             for xpos, v, d in zip(xs, vals, drawable):
-                if d == 0.0 and (log_y or not math.isfinite(v)):
+                if v is None or (d == 0.0 and (log_y or not math.isfinite(v))):
                     missing.append((xpos, v))
                 elif annotate:
                     ax.annotate(f"{v:.3g}", (xpos, d), ha="center", va="bottom", fontsize=8,
@@ -293,10 +325,15 @@ def plot_bars(values: dict, *, title: str = "", ylabel: str = "value", log_y: bo
         ax.set(ylabel=ylabel, title=title)
         bottom = ax.get_ylim()[0]
         for xpos, v in missing:
-            ax.annotate("0" if v == 0 else f"{v}", (xpos, bottom), ha="center", va="bottom", fontsize=8,
+            text = none_label if v is None else "0" if v == 0 else f"{v}"
+            ax.annotate(text, (xpos, bottom), ha="center", va="bottom", fontsize=8,
                         xytext=(0, 2), textcoords="offset points", color="0.3")
         if len(series) > 1 or series[0]:
-            ax.legend()
+            if legend_loc == "below":
+                handles, names = ax.get_legend_handles_labels()
+                fig.legend(handles, names, loc="outside lower center", ncol=min(len(names), 4), fontsize=9)
+            else:
+                ax.legend(loc=legend_loc)
     return fig
 
 
@@ -337,29 +374,35 @@ def plot_loss_vs_logit(losses: dict, target: float, o_range=(-10.0, 30.0), *, dt
     return fig
 
 
-def plot_reliability_diagram(panels: dict, *, n_bins: int = 15, title: str = ""):
+def plot_reliability_diagram(panels: dict, *, n_bins: int = 15, title: str = "", show_counts: bool = True):
     r"""Reliability diagrams side by side: per-bin accuracy against per-bin confidence.
 
     For each panel the confidences :math:`\max_k p_{nk}` are binned as in
     :func:`course_pkg.calibration.reliability_curve`; bars show each bin's
     accuracy, a red segment its gap to the bin's mean confidence, and the
     diagonal is perfect calibration. Bars *below* the diagonal mean
-    over-confidence. The panel title carries the ECE.
+    over-confidence. The panel title carries the ECE. With ``show_counts``
+    (the default) each non-empty bin is labelled with its number of samples,
+    so a bar resting on three samples is not read like one resting on three
+    thousand.
 
     Args:
         panels: mapping label -> ``(probs, labels)`` with ``probs`` (N, C) and ``labels`` (N,) int64.
         n_bins: number of equal-width confidence bins.
+        show_counts: write each bin's sample count above it.
 
     Example:
         >>> p = torch.tensor([[0.9, 0.1], [0.6, 0.4]]); y = torch.tensor([0, 1])
         >>> fig = plot_reliability_diagram({"model": (p, y)}, n_bins=5)
-        >>> len(fig.axes)
-        1
+        >>> len(fig.axes), [t.get_text() for t in fig.axes[0].texts]
+        (1, ['n=1', 'n=1'])
     """
     from course_pkg.calibration import expected_calibration_error, reliability_curve
 
     if not isinstance(panels, dict) or not panels:
         raise TypeError("panels must be a non-empty dict label -> (probs, labels)")
+    if not isinstance(show_counts, bool):
+        raise TypeError(f"show_counts must be a bool, got {type(show_counts).__name__}")
     fig, axes = new_figure(ncols=len(panels), width=4.2, height=4.0)
     axes = axes if isinstance(axes, list) else [axes]
     with _style():
@@ -374,9 +417,19 @@ def plot_reliability_diagram(panels: dict, *, n_bins: int = 15, title: str = "")
             centers = edges[:-1][keep] + width / 2
             ax.vlines(centers, acc[keep], conf[keep], colors=COLORS[1], linewidth=3, label="gap to confidence")
             ax.plot([0, 1], [0, 1], linestyle="--", color="0.3", linewidth=1.2, label="perfect calibration")
-            ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (max probability)", ylabel="accuracy",
-                   title=f"{label}: ECE = {ece:.3f}")
-            ax.legend(loc="upper left", fontsize=9)
+            if show_counts:
+                tops = [max(a, c) for a, c in zip(acc[keep], conf[keep])]
+                for xpos, top, count in zip(centers, tops, _np(curve.counts)[keep]):
+                    ax.annotate(f"n={int(count)}", (xpos, top), xytext=(0, 3), textcoords="offset points",
+                                ha="center", va="bottom", fontsize=7, rotation=90 if n_bins > 8 else 0)
+            ax.set(xlim=(0, 1), ylim=(0, 1.2 if show_counts else 1), xlabel="confidence (max probability)",
+                   ylabel="accuracy", title=f"{label}: ECE = {ece:.3f}")
+            ax.set_yticks([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
+        if len(axes) == 1:
+            axes[0].legend(loc="upper left", fontsize=9)
+        else:  # one legend for all panels, below them, where it cannot cover a bar or a count
+            handles, names = axes[0].get_legend_handles_labels()
+            fig.legend(handles, names, loc="outside lower center", ncol=len(names), fontsize=9)
         if title:
             fig.suptitle(title)
     return fig
@@ -420,6 +473,89 @@ def plot_mean_std_band(x: torch.Tensor, y: torch.Tensor, predict, *, k: float = 
     return fig
 
 
+# ---------------------------------------------------------------- outputs with structure
+
+__all__ += ["plot_curves", "plot_angles"]  # chapter "Outputs with structure"
+
+
+def plot_curves(x: torch.Tensor, panels: dict, *, xlabel: str = "x", ylabel: str = "value", title: str = ""):
+    """Curves over a shared 1-D grid, one panel per entry, panels side by side with a shared y axis.
+
+    Args:
+        x: the grid, a 1-D tensor of M points.
+        panels: mapping panel title -> {curve label: tensor of M values}.
+        xlabel, ylabel: axis labels; title: an optional figure title.
+
+    Example:
+        >>> x = torch.linspace(0, 1, 5)
+        >>> fig = plot_curves(x, {"a": {"x": x, "x^2": x ** 2}, "b": {"1 - x": 1 - x}})
+        >>> len(fig.axes), [len(ax.lines) for ax in fig.axes]
+        (2, [2, 1])
+    """
+    check_tensor(x, "x", floating=True)
+    if x.dim() != 1:
+        raise ValueError(f"x must be a 1-D grid, got shape {tuple(x.shape)}")
+    if not isinstance(panels, dict) or not panels or not all(isinstance(c, dict) and c for c in panels.values()):
+        raise TypeError("panels must be a non-empty dict panel title -> non-empty dict label -> values")
+    fig, axes = new_figure(ncols=len(panels), width=4.4, height=3.6)
+    axes = axes if isinstance(axes, list) else [axes]
+    with _style():
+        for ax, (panel, curves) in zip(axes, panels.items()):
+            for i, (label, values) in enumerate(curves.items()):
+                ax.plot(_np(x), _np(values).ravel(), color=COLORS[i % len(COLORS)], label=label)
+            ax.set(xlabel=xlabel, ylabel=ylabel, title=panel)
+            ax.legend(fontsize=8)
+        lows, highs = zip(*(ax.get_ylim() for ax in axes))
+        for ax in axes:
+            ax.set_ylim(min(lows), max(highs))
+        if title:
+            fig.suptitle(title)
+    return fig
+
+
+def plot_angles(x: torch.Tensor, theta: torch.Tensor, predictions: dict, *, title: str = ""):
+    r"""Angle-valued 1-D data :math:`\theta(x) \in [-\pi, \pi]` with each model's predicted angle.
+
+    A predicted curve is broken wherever it jumps by more than :math:`\pi`
+    between neighbouring grid points (a wrap from :math:`+\pi` to
+    :math:`-\pi`), so no vertical line is drawn across the plot: a curve that
+    *does* cross the plot is a prediction passing through the angles between.
+
+    Args:
+        x: inputs (N, 1); theta: angles (N,) or (N, 1) in radians.
+        predictions: mapping label -> callable ``grid (M, 1) -> angles (M,)``.
+
+    Example:
+        >>> x = torch.linspace(-1, 1, 9).unsqueeze(1)
+        >>> fig = plot_angles(x, 3 * x.squeeze(1), {"3x": lambda t: 3 * t.squeeze(1)})
+    """
+    import math
+
+    check_tensor(x, "x", floating=True)
+    check_tensor(theta, "theta", floating=True)
+    if x.dim() != 2 or x.shape[1] != 1:
+        raise ValueError(f"x must have shape (N, 1), got {tuple(x.shape)}")
+    if theta.numel() != x.shape[0]:
+        raise ValueError(f"theta must hold one angle per input, got {theta.numel()} for {x.shape[0]} inputs")
+    fig, ax = new_figure(width=6.0, height=3.8)
+    grid = torch.linspace(float(x.min()), float(x.max()), 400, device=x.device).unsqueeze(1)
+    with _style():
+        ax.scatter(_np(x).ravel(), _np(theta).ravel(), s=8, color="0.6", label="data")
+        with torch.no_grad():
+            for i, (label, predict) in enumerate(predictions.items()):
+                g, a = _np(grid).ravel(), _np(predict(grid)).ravel().copy()
+                jumps = (abs(a[1:] - a[:-1]) > math.pi).nonzero()[0]
+                g, a = [list(v) for v in (g, a)]
+                for j in reversed(jumps):  # a NaN between two points breaks the line there
+                    g.insert(j + 1, float("nan"))
+                    a.insert(j + 1, float("nan"))
+                ax.plot(g, a, color=COLORS[i % len(COLORS)], label=label)
+        ax.set_yticks([-math.pi, -math.pi / 2, 0, math.pi / 2, math.pi], ["−π", "−π/2", "0", "π/2", "π"])
+        ax.set(xlabel="x", ylabel="angle θ (radians)", title=title, ylim=(-math.pi - 0.3, math.pi + 0.3))
+        ax.legend(loc="lower left", fontsize=9)
+    return fig
+
+
 def plot_embeddings(z: torch.Tensor, labels: torch.Tensor, title: str = "", *, unit_circle: bool = True):
     """Scatter 2-D embeddings coloured by class (identity), with the unit circle drawn for reference.
 
@@ -456,4 +592,46 @@ def plot_embeddings(z: torch.Tensor, labels: torch.Tensor, title: str = "", *, u
         ax.set_aspect("equal", adjustable="datalim")
         ax.set(xlabel="$z_1$", ylabel="$z_2$", title=title)
         ax.legend(loc="upper right", fontsize=8)
+    return fig
+
+
+def plot_distance_histograms(panels: dict, *, thresholds: dict | None = None, bins: int = 40, title: str = ""):
+    """Histograms of same-identity and different-identity pair distances, one panel per run.
+
+    Args:
+        panels: mapping panel title -> ``(d, same)`` as returned by
+            :func:`course_pkg.embeddings.pair_distances`.
+        thresholds: optional mapping panel title -> a distance threshold, drawn as a vertical line.
+        bins: number of histogram bins per panel; title: the figure's title.
+
+    Example:
+        >>> d, same = torch.tensor([0.1, 0.2, 1.5, 1.8]), torch.tensor([True, True, False, False])
+        >>> fig = plot_distance_histograms({"run": (d, same)}, thresholds={"run": 1.0})
+        >>> fig.axes[0].get_title()
+        'run'
+    """
+    if not isinstance(panels, dict) or not panels:
+        raise TypeError("panels must be a non-empty dict title -> (distances, same)")
+    thresholds = thresholds or {}
+    for name, pair in panels.items():
+        if not (isinstance(pair, tuple) and len(pair) == 2):
+            raise TypeError(f"panels[{name!r}] must be a tuple (distances, same)")
+        d, same = pair
+        check_tensor(d, f"panels[{name!r}] distances", floating=True, min_dim=1)
+        check_tensor(same, f"panels[{name!r}] same", min_dim=1)
+        if same.dtype != torch.bool or same.shape != d.shape:
+            raise ValueError(f"panels[{name!r}]: same must be a bool tensor shaped like the distances")
+    fig, axes = new_figure(ncols=len(panels), width=3.6, height=3.0)
+    axes = axes if isinstance(axes, list) else [axes]
+    with _style():
+        for ax, (name, (d, same)) in zip(axes, panels.items()):
+            dn, sn = _np(d), same.detach().cpu().numpy()
+            ax.hist(dn[sn], bins=bins, density=True, alpha=0.6, color=COLORS[0], label="same identity")
+            ax.hist(dn[~sn], bins=bins, density=True, alpha=0.6, color=COLORS[1], label="different identity")
+            if name in thresholds:
+                ax.axvline(float(thresholds[name]), color="0.2", linestyle="--", linewidth=1.2, label="threshold")
+            ax.set(xlabel="pair distance", ylabel="density", title=name)
+            ax.legend(fontsize=7)
+        if title:
+            fig.suptitle(title)
     return fig

@@ -15,7 +15,7 @@ from course_pkg._validation import check_dim, check_no_nan, check_number, check_
 
 __all__ = [
     "identity", "relu", "softplus", "sigmoid", "tanh", "threshold", "scale_to_range",
-    "logsumexp", "softmax", "log_softmax", "argmax", "one_hot_max", "l2_normalize",
+    "logsumexp", "softmax", "log_softmax", "argmax", "one_hot_max", "adjust_logits", "l2_normalize",
     "naive_sigmoid", "naive_softmax", "naive_log_softmax", "naive_l2_normalize",
 ]
 
@@ -55,8 +55,12 @@ class _Softplus(torch.autograd.Function):
     @staticmethod
     def forward(ctx, z):
         ctx.save_for_backward(z)
-        # exp(-|z|) <= 1 never overflows; log1p keeps full precision when it is tiny.
-        return z.clamp(min=0) + torch.log1p(torch.exp(-z.abs()))
+        # exp(-|z|) <= 1 never overflows; log1p keeps full precision when it is tiny. Below the smallest normal
+        # number log1p(e) rounds to e itself, but PyTorch's vectorized CPU log1p (AVX2/AVX-512) returns 0 for the
+        # smallest subnormals, so there we take e directly: the result then does not depend on the CPU kernel.
+        e = torch.exp(-z.abs())
+        tail = torch.where(e < torch.finfo(z.dtype).tiny, e, torch.log1p(e))
+        return z.clamp(min=0) + tail
 
     @staticmethod
     def backward(ctx, grad_out):
@@ -68,12 +72,16 @@ def softplus(o: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
     r"""Softplus, :math:`g(o) = \frac{1}{\beta}\log(1 + e^{\beta o})`, a smooth positive output.
 
     Computed as :math:`\frac{1}{\beta}\big(\max(\beta o, 0) + \log(1 + e^{-|\beta o|})\big)`,
-    exact for every finite input (no overflow at ``o = 1000``, no premature zero
-    at ``o = -30`` in float64, no switch to a linear branch). Its gradient is
-    :math:`\sigma(\beta o)` everywhere, including at 0 and at ±1000.
+    without approximation for every finite input (no overflow at ``o = 1000``,
+    no premature zero at ``o = -30`` in float64, no switch to a linear branch).
+    Its gradient is :math:`\sigma(\beta o)` everywhere, including at 0 and at ±1000.
 
-    In floating point softplus *does* reach exactly 0: in float32 for
-    ``o <= -102.88``, in float64 for ``o <= -744.1`` (``beta = 1``).
+    In floating point softplus *does* reach exactly 0, where :math:`e^{\beta o}`
+    itself rounds to 0 (below half the smallest subnormal number): for
+    ``beta = 1`` at ``o <= -103.97`` in float32 and ``o <= -745.13`` in float64,
+    on every CPU kernel (a bare ``torch.log1p(torch.exp(o))`` reaches 0 at
+    -102.87 and -744.03 on AVX2/AVX-512 CPUs, whose vectorized log1p returns 0
+    for the smallest subnormal input). The gradient reaches 0 at the same points.
 
     Args:
         o: raw outputs, any shape, floating dtype.
@@ -225,6 +233,74 @@ def softmax(o: torch.Tensor, dim: int = -1) -> torch.Tensor:
     return e / e.sum(dim=dim, keepdim=True)
 
 
+# ---------------------------------------------------------------- sparse probabilities
+
+__all__ += ["sparsemax"]  # chapter "Outputs with structure"
+
+
+class _Sparsemax(torch.autograd.Function):
+    """sparsemax along the last dimension; backward is the Jacobian of the projection on its support."""
+
+    @staticmethod
+    def forward(ctx, z):
+        # Shift by the max first: the result is unchanged (sparsemax is shift-invariant) and the running
+        # sums below stay of the size of the logit *gaps*, so nothing large cancels at logits of 1000.
+        z = z - z.amax(dim=-1, keepdim=True)
+        z_sorted = z.sort(dim=-1, descending=True).values
+        cumsum = z_sorted.cumsum(dim=-1)
+        k = torch.arange(1, z.shape[-1] + 1, dtype=z.dtype, device=z.device)
+        # The support size k(z) is the largest k with 1 + k z_(k) > sum_{j<=k} z_(j) (true for k = 1).
+        in_support = 1 + k * z_sorted > cumsum
+        size = in_support.sum(dim=-1, keepdim=True)
+        tau = (cumsum.gather(-1, size - 1) - 1) / size.to(z.dtype)
+        p = (z - tau).clamp(min=0)
+        ctx.save_for_backward(p)
+        return p
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (p,) = ctx.saved_tensors
+        support = (p > 0).to(grad_out.dtype)
+        # J = diag(s) - s s^T / |S| with s the support indicator: J v = s * (v - mean of v over S).
+        mean_on_support = (grad_out * support).sum(dim=-1, keepdim=True) / support.sum(dim=-1, keepdim=True)
+        return support * (grad_out - mean_on_support)
+
+
+def sparsemax(o: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    r"""Sparsemax, the Euclidean projection of the logits onto the probability simplex.
+
+    .. math::
+        \mathrm{sparsemax}(o) = \arg\min_{p \in \Delta} \lVert p - o \rVert_2^2
+        = \max(o - \tau(o), 0),
+
+    where :math:`\tau` is set so the entries sum to 1: with the logits sorted,
+    :math:`o_{(1)} \ge o_{(2)} \ge \dots`, the support size is
+    :math:`k(o) = \max\{k : 1 + k\,o_{(k)} > \sum_{j \le k} o_{(j)}\}` and
+    :math:`\tau = (\sum_{j \le k(o)} o_{(j)} - 1)/k(o)` (Martins & Astudillo
+    2016). Unlike softmax it returns *exact* zeros for logits below
+    :math:`\tau`. Shift-invariant; finite at logits of ±1000 (the maximum is
+    subtracted first). Its gradient is the Jacobian of the projection,
+    :math:`J = \mathrm{diag}(s) - s s^\top/|S|` with :math:`s` the indicator of
+    the support :math:`S`, applied exactly by a custom backward.
+
+    Args:
+        o: logits, floating dtype, at least 1-D.
+        dim: the class dimension (for a batch (N, C): ``-1``).
+
+    Shape: same as ``o``. Raises ``ValueError`` on NaN.
+
+    Example:
+        >>> sparsemax(torch.tensor([1.0, 0.8, -1.0]))
+        tensor([0.6000, 0.4000, 0.0000])
+    """
+    check_tensor(o, "o", floating=True, min_dim=1)
+    dim = check_dim(o, dim, "dim")
+    check_no_nan(o, "o")
+    if dim == o.dim() - 1:
+        return _Sparsemax.apply(o)
+    return _Sparsemax.apply(o.movedim(dim, -1)).movedim(-1, dim)
+
+
 def argmax(o: torch.Tensor, dim: int = -1) -> torch.Tensor:
     r"""Index of the largest entry along ``dim``, :math:`\hat y = \arg\max_i o_i`, as int64.
 
@@ -263,6 +339,48 @@ def one_hot_max(o: torch.Tensor, dim: int = -1) -> torch.Tensor:
     dim = check_dim(o, dim, "dim")
     check_no_nan(o, "o")
     return (o == o.amax(dim=dim, keepdim=True)).to(o.dtype)
+
+
+def _check_log_prior(log_prior, logits: torch.Tensor, tau) -> tuple:
+    """Validate a log class prior for ``logits`` (..., C) and a ``tau`` >= 0; return them cast to the logits' dtype."""
+    check_tensor(log_prior, "log_prior", floating=True, min_dim=1)
+    if log_prior.dim() != 1 or log_prior.shape[0] != logits.shape[-1]:
+        raise ValueError(f"log_prior must have shape (C,) = ({logits.shape[-1]},), one entry per class, "
+                         f"got shape {tuple(log_prior.shape)}")
+    if not bool(torch.isfinite(log_prior).all()):
+        raise ValueError("log_prior must be finite (the log of positive class frequencies); "
+                         "a class with frequency 0 has log prior -inf")
+    if bool((log_prior > 0).all()) and abs(float(log_prior.double().sum()) - 1.0) < 1e-6:
+        raise ValueError("log_prior looks like probabilities (positive, summing to 1): pass their logarithm")
+    tau = check_number(tau, "tau")
+    if tau < 0:
+        raise ValueError(f"tau must be >= 0, got {tau}")
+    return log_prior.to(dtype=logits.dtype, device=logits.device), tau
+
+
+def adjust_logits(logits: torch.Tensor, log_prior: torch.Tensor, tau: float = 1.0) -> torch.Tensor:
+    r"""Post-hoc logit adjustment (Menon et al., 2021): :math:`\tilde o_j = o_j - \tau \log \pi_j` for every class :math:`j`.
+
+    A classifier trained on data with class frequencies :math:`\pi_j` learns
+    :math:`\mathrm{softmax}(o)_j \approx p_{\text{train}}(j \mid x) \propto p(x \mid j)\,\pi_j`.
+    Subtracting :math:`\log \pi_j` from *every* logit divides the prior out:
+    with :math:`\tau = 1`, :math:`\mathrm{softmax}(\tilde o)` is the class
+    probability under equal priors, and :math:`\arg\max_j \tilde o_j` is the
+    prediction that targets balanced error instead of plain error. Use it at
+    inference, on a model trained with ordinary cross-entropy. ``log_prior``
+    need not be normalized (adding one constant to every logit changes
+    neither the softmax nor the argmax).
+
+    Shapes: ``logits`` (..., C); ``log_prior`` (C,) finite; ``tau`` >= 0.
+    Returns a tensor of the logits' shape and dtype.
+
+    Example:
+        >>> adjust_logits(torch.tensor([[2.0, 0.0]]), torch.log(torch.tensor([0.8, 0.2])))
+        tensor([[2.2231, 1.6094]])
+    """
+    check_tensor(logits, "logits", floating=True, min_dim=1)
+    log_prior, tau = _check_log_prior(log_prior, logits, tau)
+    return logits - tau * log_prior
 
 
 # ---------------------------------------------------------------- embeddings

@@ -3,6 +3,7 @@ import torch
 import torch.nn.functional as F
 
 from course_pkg import embeddings as E
+from course_pkg import losses as L
 from course_pkg.data import make_multiclass
 from course_pkg.plotting import plot_embeddings
 from course_pkg.transforms import l2_normalize
@@ -58,64 +59,6 @@ def test_cosine_of_zero_vector_is_zero():
     assert torch.isfinite(a.grad).all()
 
 
-# ---------------------------------------------------------------- losses
-
-@pytest.mark.parametrize("margin", [0.2, 1.0, 3.0])
-def test_triplet_loss_matches_torch(margin):
-    a, p, n = rand(30, 5, seed=5), rand(30, 5, seed=6), rand(30, 5, seed=7)
-    ours = E.triplet_loss(a, p, n, margin=margin)
-    ref = F.triplet_margin_loss(a, p, n, margin=margin, eps=0)
-    assert abs(ours.item() - ref.item()) < 1e-12
-
-
-def test_triplet_loss_gradient_matches_torch():
-    a, p, n = rand(12, 4, seed=8), rand(12, 4, seed=9), rand(12, 4, seed=10)
-    a1, a2 = a.clone().requires_grad_(True), a.clone().requires_grad_(True)
-    E.triplet_loss(a1, p, n, margin=1.0).backward()
-    F.triplet_margin_loss(a2, p, n, margin=1.0, eps=0).backward()
-    assert torch.allclose(a1.grad, a2.grad, atol=1e-12)
-
-
-def test_triplet_loss_squared_and_scale_dependence():
-    a, p, n = rand(10, 3, seed=11), rand(10, 3, seed=12), rand(10, 3, seed=13)
-    expected = (((a - p) ** 2).sum(1) - ((a - n) ** 2).sum(1) + 0.5).clamp(min=0).mean()
-    assert abs(E.triplet_loss(a, p, n, margin=0.5, squared=True).item() - expected.item()) < 1e-12
-    # Collapsing every embedding to one point costs exactly the margin.
-    assert E.triplet_loss(0 * a, 0 * p, 0 * n, margin=0.7).item() == pytest.approx(0.7, abs=1e-15)
-    # After normalization the loss no longer depends on the scale.
-    base = E.triplet_loss(l2_normalize(a), l2_normalize(p), l2_normalize(n), margin=0.5)
-    scaled = E.triplet_loss(l2_normalize(9 * a), l2_normalize(9 * p), l2_normalize(9 * n), margin=0.5)
-    assert abs(base.item() - scaled.item()) < 1e-12
-
-
-def test_triplet_loss_coinciding_positive_has_finite_gradient():
-    a = rand(4, 2, seed=14).requires_grad_(True)
-    E.triplet_loss(a, a.detach().clone(), a.detach() + 0.5, margin=1.0).backward()
-    assert torch.isfinite(a.grad).all()
-
-
-def test_contrastive_loss_oracle():
-    z1, z2 = rand(16, 4, seed=15), rand(16, 4, seed=16)
-    same = (torch.arange(16) % 2).to(F64)
-    d = (z1 - z2).norm(dim=1)
-    expected = (same * d ** 2 + (1 - same) * (1.5 - d).clamp(min=0) ** 2).mean()
-    assert abs(E.contrastive_loss(z1, z2, same, margin=1.5).item() - expected.item()) < 1e-12
-    assert abs(E.contrastive_loss(z1, z2, same.bool(), margin=1.5).item() - expected.item()) < 1e-12
-
-
-def test_float32_matches_float64_reference():
-    a, p, n = rand(20, 6, seed=17), rand(20, 6, seed=18), rand(20, 6, seed=19)
-    f32 = E.triplet_loss(a.float(), p.float(), n.float(), margin=1.0)
-    assert f32.dtype == torch.float32
-    assert abs(f32.item() - E.triplet_loss(a, p, n, margin=1.0).item()) < 1e-5
-
-
-def test_runs_on_device(device):
-    a = torch.randn(5, 3, device=device)
-    loss = E.triplet_loss(a, a + 0.1, -a, margin=1.0)
-    assert loss.device.type == device.type
-
-
 # ---------------------------------------------------------------- triplets and accuracy
 
 def test_sample_triplets_valid_and_seeded():
@@ -146,16 +89,6 @@ def test_bad_inputs():
         E.euclidean_distance(a, torch.zeros(3, 3))
     with pytest.raises(TypeError, match="floating"):
         E.euclidean_distance(a.long(), a.long())
-    with pytest.raises(ValueError, match="margin"):
-        E.triplet_loss(a, a, a, margin=-1.0)
-    with pytest.raises(TypeError, match="margin"):
-        E.triplet_loss(a, a, a, margin="1")
-    with pytest.raises(ValueError, match=r"\(N, D\)"):
-        E.triplet_loss(torch.zeros(2, 3, 4), torch.zeros(2, 3, 4), torch.zeros(2, 3, 4))
-    with pytest.raises(ValueError, match="0 and 1"):
-        E.contrastive_loss(a, a, torch.tensor([0.0, 0.5, 1.0]))
-    with pytest.raises(TypeError, match="same"):
-        E.contrastive_loss(a, a, torch.tensor([0, 1, 1]))
     with pytest.raises(ValueError, match="two classes"):
         E.sample_triplets(torch.zeros(5, dtype=torch.int64), 3)
     with pytest.raises(ValueError, match="two samples"):
@@ -168,6 +101,75 @@ def test_bad_inputs():
         E.triplet_accuracy(a, torch.zeros(2, 2, dtype=torch.int64))
     with pytest.raises(ValueError, match=r"\(N, D\)"):
         E.pairwise_distances(torch.zeros(3, 2), torch.zeros(3, 4))
+    with pytest.raises(ValueError, match="int64"):
+        E.pair_distances(a, torch.tensor([0.0, 1.0, 1.0]))
+    with pytest.raises(ValueError, match="both"):
+        E.best_threshold(torch.zeros(3), torch.ones(3, dtype=torch.bool))
+    with pytest.raises(TypeError, match="threshold"):
+        E.verification_accuracy(torch.zeros(2), torch.tensor([True, False]), "1")
+
+
+def test_losses_are_reexported_from_losses():
+    # The losses live in course_pkg.losses; embeddings re-exports the same objects for older imports.
+    assert E.triplet_loss is L.triplet_loss and E.contrastive_loss is L.contrastive_loss
+    assert "triplet_loss" not in E.__all__ and "triplet_loss" in L.__all__
+
+
+# ---------------------------------------------------------------- pair verification
+
+def test_pair_distances_match_brute_force():
+    z = rand(7, 3, seed=30)
+    labels = torch.tensor([0, 1, 0, 2, 1, 0, 2])
+    d, same = E.pair_distances(z, labels)
+    expected_d, expected_same = [], []
+    for i in range(7):
+        for j in range(i + 1, 7):
+            expected_d.append(float((z[i] - z[j]).norm()))
+            expected_same.append(bool(labels[i] == labels[j]))
+    assert d.shape == (21,) and same.dtype == torch.bool
+    assert torch.allclose(d, torch.tensor(expected_d, dtype=F64), atol=1e-12)
+    assert same.tolist() == expected_same
+
+
+def brute_force_threshold(d, same):
+    values = sorted(set(d.tolist()))
+    cuts = [values[0]] + [(a + b) / 2 for a, b in zip(values, values[1:])] + [values[-1] + 1]
+    return max(((t, E.verification_accuracy(d, same, t)) for t in cuts), key=lambda ta: ta[1])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_best_threshold_matches_brute_force_scan(seed):
+    g = torch.Generator().manual_seed(seed)
+    same = torch.rand(60, generator=g) < 0.3
+    d = torch.where(same, torch.rand(60, generator=g), torch.rand(60, generator=g) + 0.6).to(F64)
+    d[:5] = d[5]                                    # ties: no cut between equal distances
+    t, acc = E.best_threshold(d, same)
+    t_ref, acc_ref = brute_force_threshold(d, same)
+    assert acc == pytest.approx(acc_ref, abs=1e-12)
+    assert E.verification_accuracy(d, same, t) == pytest.approx(acc, abs=1e-12)
+
+
+def test_best_threshold_separable_and_accuracy_scale():
+    d = torch.tensor([0.1, 0.2, 0.3, 1.0, 1.4], dtype=F64)
+    same = torch.tensor([True, True, True, False, False])
+    assert E.best_threshold(d, same) == (pytest.approx(0.65), 1.0)
+    # Chance level: a threshold below every distance calls every pair "different".
+    assert E.verification_accuracy(d, same, 0.0) == 0.5
+    # Scaling every distance and the threshold together changes nothing; scaling only the distances does.
+    assert E.verification_accuracy(10 * d, same, 6.5) == 1.0
+    assert E.verification_accuracy(10 * d, same, 0.65) < 1.0
+
+
+def test_plot_distance_histograms():
+    from course_pkg.plotting import plot_distance_histograms
+    d, same = E.pair_distances(rand(12, 2, seed=31), torch.arange(12) % 3)
+    fig = plot_distance_histograms({"a": (d, same), "b": (2 * d, same)}, thresholds={"a": 1.0})
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b"]
+    assert "same identity" in fig.describe()
+    with pytest.raises(TypeError, match="panels"):
+        plot_distance_histograms({})
+    with pytest.raises(ValueError, match="bool"):
+        plot_distance_histograms({"a": (d, same.long())})
 
 
 def test_plot_embeddings():

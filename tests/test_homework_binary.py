@@ -80,3 +80,13 @@ def test_messages_do_not_reveal_expected_values():
             z = torch.tensor(case)
             y = torch.tensor([0.0, 1.0][: len(case)]) if len(case) == 2 else torch.ones(1)
             assert f"{bce_with_logits(z, y).item():.4g}" not in message
+
+
+def test_fixed_loss_does_not_demand_a_shape_check_the_text_never_asks_for():
+    result = check_quietly("binary.fixed_loss", lambda z, y: (F.softplus(z) - y * z).mean())
+    assert result.status is Status.PASSED, result
+
+
+def test_fixed_loss_flipped_labels_are_named_as_such():
+    result = check_quietly("binary.fixed_loss", lambda z, y: F.binary_cross_entropy_with_logits(z, 1 - y))
+    assert result.status is Status.FAILED and "flipped" in result.message and "sigmoid" not in result.message

@@ -1,4 +1,5 @@
 """The checking core: statuses, junk answers, time limits, tolerances, and feedback that never shows the answer."""
+import math
 import signal
 import time
 
@@ -236,3 +237,128 @@ def test_every_registered_check_survives_junk(junk):
     for ex_id in load_all():
         result = check_quietly(ex_id, junk)
         assert isinstance(result, CheckResult) and result.status is not Status.PASSED, (ex_id, result)
+
+
+# --------------------------------------------------------------------------- plan, probe, judge (issue 11)
+
+def test_a_fresh_seed_draws_fresh_inputs_and_the_default_seed_the_notebook_ones():
+    from course_pkg.homework import replay
+    ex = load_all()["regression.scale_to_range"]
+    first, again, other = (replay.plan_exercise(ex, seed=s) for s in (0, 0, 12345))
+    assert first["calls"] == again["calls"]
+    assert first["calls"][0]["args"] != other["calls"][0]["args"]
+    assert first["calls"][1]["args"] == other["calls"][1]["args"]   # the fixed ±1000 case stays
+
+
+def test_the_verdict_comes_from_recorded_bytes_not_from_the_answer_object():
+    class Liar(torch.Tensor):
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            if getattr(func, "__name__", "") in ("isclose", "eq", "__eq__"):
+                return torch.ones(args[0].shape, dtype=torch.bool)
+            return super().__torch_function__(func, types, args, kwargs or {})
+
+    result = check_quietly("regression.scale_to_range", lambda o, lo, hi: (o * 0).as_subclass(Liar))
+    assert result.status is Status.FAILED, result
+
+
+@pytest.mark.parametrize("exercise_id, answer", [
+    ("binary.predict_labels", lambda z, t: (z.clamp_(-30, 30) > math.log(t / (1 - t))).long()),
+    ("practices.predict_multiclass",
+     lambda z: (torch.softmax(z.sub_(z.amax(-1, keepdim=True)), -1), torch.argmax(z, -1))),
+    ("practices.loss_fn", lambda z, y: torch.nn.functional.cross_entropy(z.data.sub_(z.data.amax(1, keepdim=True))
+                                                                          if not z.requires_grad else z, y)),
+    ("probabilities.ece", lambda p, y, m: _ece_clamping(p, y, m)),
+    ("distance.triplet_loss", lambda a, p, n, m: _triplet_in_place(a, p, n, m)),
+    ("regression.fixed_mse", lambda p, t: ((p.reshape(-1) - t.data.mul_(1.0).add_(0.0).clamp_(-1, 1)) ** 2).mean()),
+])
+def test_answers_that_modify_their_input_in_place_fail(exercise_id, answer):
+    result = check_quietly(exercise_id, answer)
+    assert result.status is Status.FAILED and "in place" in result.message, result
+
+
+def _ece_clamping(probs, labels, n_bins):
+    from course_pkg.calibration import expected_calibration_error
+    probs.clamp_(min=1e-3)
+    return expected_calibration_error(probs, labels, n_bins)
+
+
+def _triplet_in_place(anchor, positive, negative, margin):
+    from course_pkg.embeddings import triplet_loss
+    negative.data.mul_(1.5)
+    return triplet_loss(anchor, positive, negative / 1.5, margin=margin)
+
+
+@pytest.fixture
+def float64_default():
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(torch.float32)
+
+
+def test_a_float64_default_dtype_does_not_change_the_check_inputs(float64_default):
+    import torch.nn.functional as F
+    naive = check_quietly("binary.predict_labels", lambda z, t: (torch.sigmoid(z) > t).float())
+    assert naive.status is Status.FAILED and "1 - 1e-9" in naive.message, naive
+    log_of_softmax = check_quietly("practices.loss_fn", lambda z, y: F.nll_loss(torch.log(torch.softmax(z, 1)), y))
+    assert log_of_softmax.status is Status.FAILED, log_of_softmax
+    master = check_quietly("binary.fixed_loss", lambda z, y: torch.nn.BCEWithLogitsLoss()(z, y))
+    assert master.status is Status.PASSED, master
+    assert torch.get_default_dtype() is torch.float64   # the notebook's own setting is left as it was
+
+
+def test_recorded_exceptions_keep_their_type_and_message():
+    class MyError(ValueError):
+        pass
+
+    def raises(o, lo, hi):
+        raise MyError("custom")
+    result = check_quietly("regression.scale_to_range", raises)
+    assert result.status is Status.ERROR and "MyError: custom" in result.message
+
+
+def test_a_timeout_while_the_machine_waits_for_a_cpu_is_not_the_students_error():
+    from course_pkg.homework import replay
+    ex = load_all()["regression.scale_to_range"]
+    spec = replay.plan_exercise(ex, seed=3)
+    loaded = {"format": 1, "answer": {"kind": "callable"},
+              "calls": [{"status": "timeout", "cpu_s": 0.5, "wall_s": 10.0, "waited_s": 8.0, "limit_s": 5}]}
+    result, _ = replay.judge(ex, spec, loaded)
+    assert result.status is Status.ERROR and "under load" in result.message and "regrade" in result.message
+    idle = {**loaded, "calls": [{**loaded["calls"][0], "waited_s": 0.1, "cpu_s": 9.8}]}
+    result, _ = replay.judge(ex, spec, idle)
+    assert result.status is Status.ERROR and "did not return within 5 s" in result.message
+
+
+@pytest.mark.parametrize("record", [None, {}, {"format": 1}, {"format": 1, "answer": {"kind": "callable"}, "calls": "x"},
+                                    {"format": 1, "answer": {"kind": "callable"}, "calls": [{"status": "returned",
+                                     "output": {"kind": "tensor", "dtype": "float32", "shape": [9], "data": "!!"}}]}])
+def test_malformed_probe_records_give_an_error_never_a_crash(record):
+    from course_pkg.homework import replay
+    ex = load_all()["regression.scale_to_range"]
+    result, _ = replay.judge(ex, replay.plan_exercise(ex, seed=4), record)
+    assert result.status in (Status.ERROR, Status.FAILED, Status.NOT_ATTEMPTED)
+    assert result.status is not Status.PASSED
+
+
+def test_forged_plain_data_that_matches_the_reference_is_what_passing_means():
+    """The judge trusts bytes, not code: a record with the reference's outputs passes, so a forger needs the
+    reference, which the scan flags (test_grading.py); a record with other bytes fails."""
+    from course_pkg.homework import probe, replay
+    from course_pkg.transforms import scale_to_range
+    ex = load_all()["regression.scale_to_range"]
+    spec = replay.plan_exercise(ex, seed=5)
+    honest = replay.roundtrip(probe.probe_exercise(scale_to_range, spec))
+    assert replay.judge(ex, spec, honest)[0].status is Status.PASSED
+    forged = replay.roundtrip(probe.probe_exercise(lambda o, lo, hi: scale_to_range(o, lo, hi) * 1.01, spec))
+    assert replay.judge(ex, spec, forged)[0].status is Status.FAILED
+
+
+def test_every_check_can_be_judged_outside_the_kernel():
+    """Each exercise has a reference that passes its own check, so the grader can record its plan
+    (a check without one still works in a notebook; course_pkg/homework/exercises/__init__.py says how to convert it)."""
+    from course_pkg.homework import replay
+    for ex_id, ex in load_all().items():
+        assert ex.reference is not None, f"{ex_id}: no reference= (see course_pkg/homework/exercises/__init__.py)"
+        spec = replay.plan_exercise(ex, seed=99)
+        assert spec["calls"], ex_id

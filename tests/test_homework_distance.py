@@ -92,3 +92,13 @@ def test_triplet_loss_mistakes(answer, status):
     result = check_quietly("distance.triplet_loss", answer)
     assert result.status is status, result
     assert no_numbers(result.message), result.message
+
+
+def test_triplet_flipped_margin_is_not_told_squared_distances():
+    flipped = lambda a, p, n, m: torch.clamp(  # noqa: E731
+        (a - p).norm(dim=1) - (a - n).norm(dim=1) - m, min=0).mean()
+    result = check_quietly("distance.triplet_loss", flipped)
+    assert result.status is Status.FAILED and "squared" not in result.message and "margin" in result.message
+    squared = lambda a, p, n, m: torch.clamp(  # noqa: E731
+        ((a - p) ** 2).sum(1) - ((a - n) ** 2).sum(1) + m, min=0).mean()
+    assert "squared" in check_quietly("distance.triplet_loss", squared).message

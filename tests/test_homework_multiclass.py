@@ -116,3 +116,17 @@ def test_fixed_loss_log_of_softmax_overflows():
     result = check_quietly("multiclass.fixed_loss", log_of_softmax)
     assert result.status is Status.FAILED
     assert "inf" in result.message or "NaN" in result.message
+
+
+def global_shift_log_softmax(o, dim=-1):
+    """Shifted by the maximum of the whole tensor instead of each row's: -inf on [[0, 1], [1000, 0]]."""
+    m = o.max().detach()
+    return o - m - torch.log(torch.exp(o - m).sum(dim=dim, keepdim=True))
+
+
+def test_a_shift_by_one_global_maximum_fails():
+    result = check_quietly("multiclass.log_softmax", global_shift_log_softmax)
+    assert result.status is Status.FAILED and "inf" in result.message, result
+    ce = check_quietly("multiclass.cross_entropy",
+                       lambda z, y: -global_shift_log_softmax(z, 1).gather(1, y.unsqueeze(1)).mean())
+    assert ce.status is Status.FAILED, ce

@@ -8,7 +8,7 @@ from course_pkg.runtime import generator, get_device, seed_everything
 from course_pkg.training import NonFiniteLossError, train
 
 MAKERS = [data.make_regression, data.make_bounded_regression, data.make_positive_regression,
-          data.make_binary, data.make_multiclass]
+          data.make_lognormal_regression, data.make_binary, data.make_multiclass]
 
 
 @pytest.mark.parametrize("maker", MAKERS)
@@ -36,6 +36,36 @@ def test_data_ranges():
     assert set(y.unique().tolist()) == {0.0, 1.0} and y.shape == (20, 1)
     _, y = data.make_multiclass(30, num_classes=5)
     assert y.dtype == torch.int64 and set(y.tolist()) == set(range(5))
+
+
+def test_lognormal_regression_shares_its_rule_across_seeds_and_is_lognormal():
+    # noise = 0: log y = 0.5 + x.w exactly, with the same w for every seed and a different w for another task_seed
+    x0, y0 = data.make_lognormal_regression(64, noise=0.0, seed=0)
+    x1, y1 = data.make_lognormal_regression(64, noise=0.0, seed=1)
+    w = torch.linalg.lstsq(x0.double(), y0.double().log() - 0.5).solution
+    assert torch.allclose(x1.double() @ w, y1.double().log() - 0.5, atol=1e-5)
+    x2, y2 = data.make_lognormal_regression(64, noise=0.0, seed=1, task_seed=1)
+    assert torch.equal(x1, x2) and not torch.allclose(y1, y2)
+    # w has its own stream: it is not the first draw of generator(task_seed), which sample seed 0 also starts from
+    first = torch.randn(8, 1, generator=generator(0))
+    assert abs(w.norm().item() - 1) < 1e-5 and not torch.allclose(w.float(), first / first.norm(), atol=1e-3)
+    # with noise: log-residuals are N(0, noise^2), so y is log-normal around the noiseless median
+    x, y = data.make_lognormal_regression(20000, noise=0.3, seed=2)
+    residual = y.double().log() - 0.5 - x.double() @ w
+    assert (y > 0).all() and abs(residual.mean().item()) < 0.01 and abs(residual.std().item() - 0.3) < 0.01
+
+
+@pytest.mark.parametrize("noise", [-0.1, float("nan"), float("inf"), "0.3", True])
+def test_lognormal_regression_rejects_bad_noise(noise):
+    with pytest.raises(ValueError, match="noise must be a finite number >= 0"):
+        data.make_lognormal_regression(8, noise=noise)
+
+
+def test_lognormal_regression_rejects_bad_seeds():
+    with pytest.raises(TypeError, match="seed must be a non-negative int"):
+        data.make_lognormal_regression(8, task_seed=-1)
+    with pytest.raises(TypeError, match="seed must be a non-negative int"):
+        data.make_lognormal_regression(8, seed=1.5)
 
 
 def test_mlp_is_seeded_raw_and_leaves_global_rng_alone():
@@ -138,3 +168,41 @@ def test_optimizers_match_torch_optim(ours, theirs):
             opt.step()
         trajectories.append(torch.cat([p.detach().ravel() for p in model.parameters()]))
     assert torch.allclose(trajectories[0], trajectories[1], atol=1e-12)
+
+
+def test_subsample_class_keeps_a_seeded_fraction_of_one_class():
+    x, y = data.make_binary(800, seed=2)
+    xs, ys = data.subsample_class(x, y, label=1.0, fraction=0.125, seed=0)
+    assert int((ys == 1).sum()) == 50 and int((ys == 0).sum()) == 400
+    # every kept row is a row of the original, in the original order, with its own label
+    idx = torch.cdist(xs, x).argmin(dim=1)
+    assert bool((idx[1:] > idx[:-1]).all()) and torch.equal(y[idx], ys)
+    # all negatives survive
+    assert torch.equal(xs[ys[:, 0] == 0], x[y[:, 0] == 0])
+    # deterministic per seed, different across seeds, and not a stride of the interleaved labels
+    again = data.subsample_class(x, y, label=1.0, fraction=0.125, seed=0)
+    other = data.subsample_class(x, y, label=1.0, fraction=0.125, seed=1)
+    assert torch.equal(again[0], xs) and not torch.equal(other[0], xs)
+    kept_pos = idx[ys[:, 0] == 1]
+    assert len(set((kept_pos % 16).tolist())) > 1
+    # fraction 1 keeps everything; a tiny fraction keeps at least one; (N,) labels work too
+    assert torch.equal(data.subsample_class(x, y, 1.0, 1.0)[0], x)
+    assert int(data.subsample_class(x, y, 1.0, 1e-6)[1].sum()) == 1
+    assert data.subsample_class(x, y[:, 0], 0.0, 0.5)[1].shape == (600,)
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    ({"fraction": 0.0}, ValueError, r"fraction must lie in \(0, 1\]"),
+    ({"fraction": 1.5}, ValueError, r"fraction must lie in \(0, 1\]"),
+    ({"label": 2.0}, ValueError, "label=2 does not occur in y"),
+    ({"label": "1"}, TypeError, "label must be a real number"),
+])
+def test_subsample_class_bad_input(kwargs, exc, match):
+    x, y = data.make_binary(8)
+    args = {"label": 1.0, "fraction": 0.5, **kwargs}
+    with pytest.raises(exc, match=match):
+        data.subsample_class(x, y, **args)
+    with pytest.raises(ValueError, match="same number of examples"):
+        data.subsample_class(x[:5], y, 1.0, 0.5)
+    with pytest.raises(ValueError, match=r"y must have shape \(N,\) or \(N, 1\)"):
+        data.subsample_class(x, torch.zeros(8, 2), 1.0, 0.5)

@@ -73,11 +73,36 @@ def test_softplus_beta():
     assert torch.allclose(grad_of(lambda t: T.softplus(t, beta=2.5), o), torch.sigmoid(2.5 * o), atol=1e-15)
 
 
-def test_softplus_reaches_zero_where_reference_says():
-    assert T.softplus(torch.tensor(-102.8)).item() > 0
-    assert T.softplus(torch.tensor(-103.0)).item() == 0.0
-    assert T.softplus(torch.tensor(-744.0, dtype=F64)).item() > 0
-    assert T.softplus(torch.tensor(-745.0, dtype=F64)).item() == 0.0
+def test_softplus_reaches_zero_exactly_where_exp_does():
+    # e^o rounds to 0 below half the smallest subnormal (2^-150 in float32, 2^-1075 in float64); softplus with it.
+    assert T.softplus(torch.tensor(-103.9)).item() == 2.0 ** -149
+    assert T.softplus(torch.tensor(-104.0)).item() == 0.0
+    assert T.softplus(torch.tensor(-745.1, dtype=F64)).item() == 2.0 ** -1074
+    assert T.softplus(torch.tensor(-745.2, dtype=F64)).item() == 0.0
+    o = torch.linspace(-103.9, -87.4, 500)            # the float32 subnormal range of e^o
+    assert torch.equal(T.softplus(o), torch.exp(o))
+
+
+_NATIVE_KERNELS = """
+import torch
+from course_pkg import transforms as T
+for dtype, lo, hi in ((torch.float32, -103.97, -87.4), (torch.float64, -745.13, -708.4)):
+    o = torch.linspace(lo, hi, 4096, dtype=dtype)     # long enough for the vectorized loop
+    assert torch.equal(T.softplus(o), torch.exp(o)), dtype
+print(torch.backends.cpu.get_cpu_capability())
+"""
+
+
+def test_softplus_subnormal_values_do_not_depend_on_the_cpu_kernel():
+    # The Makefile pins ATen's portable kernels; the machine's own (AVX2/AVX-512) kernels have a vectorized log1p
+    # that returns 0 for the smallest subnormal inputs. Run with them, in a child process, and demand e^o exactly.
+    import os
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k != "ATEN_CPU_CAPABILITY"}
+    done = subprocess.run([sys.executable, "-c", _NATIVE_KERNELS], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
 
 
 def test_softplus_double_backward():

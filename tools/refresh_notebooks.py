@@ -73,6 +73,23 @@ def add_image_alt_text(nb):
     return nb
 
 
+def merge_streams(nb):
+    """Join consecutive stdout (or stderr) outputs of a cell into one: on a busy machine the kernel flushes a
+    print in pieces, and the stored notebook should not depend on the machine's load."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        merged = []
+        for out in cell.get("outputs", []):
+            if (out.get("output_type") == "stream" and merged and merged[-1].get("output_type") == "stream"
+                    and merged[-1].get("name") == out.get("name")):
+                merged[-1]["text"] = "".join(merged[-1]["text"]) + "".join(out["text"])
+            else:
+                merged.append(out)
+        cell.outputs = merged
+    return nb
+
+
 def execute(path: Path, timeout: int = 300):
     nb = nbformat.read(path, as_version=4)
     with_colab_cell(nb, colab_cell_source())
@@ -84,6 +101,7 @@ def execute(path: Path, timeout: int = 300):
     client.execute()
     seconds = time.perf_counter() - start
     add_image_alt_text(nb)
+    merge_streams(nb)
     nbformat.write(nb, path)
     return seconds
 

@@ -20,6 +20,8 @@ call returns; the grader's per-cell and per-notebook limits cover that case.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import enum
 import signal
 import sys
@@ -68,6 +70,48 @@ class _TimeLimit(BaseException):
 
 class CheckerBug(Exception):
     """The reference or the checker itself failed (not the student's fault)."""
+
+
+class Verdict(BaseException):
+    """Raised by the replayed answer to end a check with this status and message, whatever the checker catches."""
+
+    def __init__(self, status, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class UnderLoad(BaseException):
+    """An answer timed out while the machine was too busy to run it: not the student's error."""
+
+
+_SEED = contextvars.ContextVar("course_pkg_check_seed", default=0)
+
+
+@contextlib.contextmanager
+def seed_scope(seed: int):
+    """Within the block, :func:`case_generator` draws its inputs from ``seed`` (0 = the fixed in-notebook inputs)."""
+    token = _SEED.set(int(seed))
+    try:
+        yield
+    finally:
+        _SEED.reset(token)
+
+
+def case_generator(n: int) -> torch.Generator:
+    """The generator a checker draws its random inputs from: stream ``n`` of the current run's seed.
+
+    In a notebook the seed is 0 and ``case_generator(n)`` is ``torch.Generator().manual_seed(n)``; the
+    grader sets a fresh random seed for every run (:func:`seed_scope`), so inputs cannot be precomputed.
+
+    Example:
+        >>> with seed_scope(0):
+        ...     torch.equal(torch.randn(3, generator=case_generator(5)),
+        ...                 torch.randn(3, generator=torch.Generator().manual_seed(5)))
+        True
+    """
+    base = _SEED.get()
+    seed = n if base == 0 else (base * 1_000_003 + n) % (2 ** 63 - 1)
+    return torch.Generator().manual_seed(seed)
 
 
 def one_line(text, limit: int = MAX_MESSAGE) -> str:
@@ -272,6 +316,10 @@ def run_checker(exercise_id: str, checker, answer, *, time_limit: float) -> Chec
     try:
         torch.set_grad_enabled(True)
         message = call_with_time_limit(checker, (answer,), seconds=time_limit)
+    except Verdict as verdict:
+        return CheckResult(exercise_id, verdict.status, one_line(verdict.message))
+    except UnderLoad as err:
+        return CheckResult(exercise_id, Status.ERROR, one_line(f"your answer {err}"))
     except KeyboardInterrupt:
         raise
     except NotImplementedError:

@@ -1,35 +1,33 @@
-"""Grade a folder of submitted notebooks into a table.
+"""Grade a folder of submitted notebooks into a table, each submission in its own sandbox.
 
-    python -m course_pkg.homework.grading SUBMISSIONS_DIR --out grades.csv [--timeout 60] [--total-timeout 600]
+    python -m course_pkg.homework.grading SUBMISSIONS_DIR --out grades.csv [--jobs 2] [--timeout 60]
+        [--total-timeout 600] [--memory 6] [--chapter regression] [--no-sandbox]
 
-One row per submission (the file name without ``.ipynb`` is the student), one
-column per auto-checked exercise (1 = PASSED, 0 otherwise, empty = not part of
-that notebook's chapter), ``total``, and ``reason`` (why something could not be
-graded, cells that raised or timed out, a checker that was tampered with).
+One row per file in the folder, whatever it is (hidden files, folders, links and files that are
+not notebooks included, with the reason), one column per auto-checked exercise (1 = PASSED,
+0 otherwise, empty = not part of that notebook's chapter), ``total`` and ``reason``.
 ``grades_details.csv`` next to it has each check's status and feedback line.
 
-How a submission is graded:
+How a submission is graded (:mod:`course_pkg.homework.replay` has the checking design):
 
-1. its bytes are copied into a fresh temporary folder (the submission itself
-   is never modified); a file that is not a notebook gets zeros and a reason;
-2. the chapter comes from the notebook's metadata (``course_pkg.chapter``,
-   written by the student-notebook generator) or from the ``check("id", ...)``
-   calls in its code, or from ``--chapter``; the exercises and the answer
-   names (``to_range``) come from the master notebook in ``book/``;
-3. the copy runs top to bottom in its own fresh kernel (nbclient), errors
-   allowed, each cell limited to ``--timeout`` seconds (then interrupted) and
-   the whole notebook to ``--total-timeout`` seconds (then the kernel is killed
-   and the notebook scores 0 with a reason);
-4. in the same kernel the grader then drops every ``course_pkg`` module the
-   notebook may have redefined or monkeypatched, imports a fresh checker from
-   this package's own files (not from ``sys.path``), checks each answer, and
-   writes the results to a file whose name holds a random nonce; a notebook
-   that prints fake ``[PASSED]`` lines or replaces ``check`` gains nothing.
+1. the trusted grader (this process, which never runs student code) reads the file as JSON,
+   without trusting its structure, finds its chapter (metadata ``course_pkg.chapter``, its
+   ``check("id", ...)`` calls, or ``--chapter``), takes the exercises and answer names from the
+   master notebooks in ``book/``, and reads the code: forbidden shortcuts per exercise
+   (:func:`course_pkg.homework.scan.forbidden_uses`) and tampering
+   (:func:`course_pkg.homework.scan.tampering`), in every code cell;
+2. it draws a fresh random seed and records each exercise's plan (the inputs of every call);
+3. in a sandbox (:mod:`course_pkg.homework.sandbox`: bubblewrap, read-only system, private
+   folder, no network, own PID namespace, limits) a runner executes the code cells in a fresh
+   kernel and then the probe, which calls each answer on the plan's inputs in a forked child
+   and writes plain JSON;
+4. once the sandbox has exited, the grader reads the JSON (size-capped) and judges each answer
+   with its own checker. Only then, with every sandbox gone, are the CSV files written.
 
-Limits: the answers run in the student's kernel, so a notebook that sets out
-to patch torch or the interpreter itself could still mislead the checker; the
-``reason`` column flags code that touches ``check``, ``course_pkg.homework``,
-``sys.modules`` or ``builtins`` so that such submissions can be read by a person.
+Statuses: PASSED, FAILED, NOT ATTEMPTED, ERROR as in a notebook, and FLAGGED: the check passed
+but the answer's code uses what the exercise forbids (named in ``reason``), 0 points until a
+person decides. A time-out while the machine was overloaded is retried once, then reported
+as "timed out under load, regrade" instead of counting as the student's error.
 """
 from __future__ import annotations
 
@@ -39,10 +37,10 @@ import json
 import os
 import re
 import secrets
-import signal
+import shutil
+import stat
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -50,21 +48,24 @@ from pathlib import Path
 
 import nbformat
 
-from course_pkg.homework.student import BOOK, METADATA_KEY, MarkupError, parse_master
+from course_pkg.homework import replay, sandbox, scan
+from course_pkg.homework.checking import CheckerBug
+from course_pkg.homework.registry import load_all
+from course_pkg.homework.student import BOOK, COLAB_TAG, METADATA_KEY, MarkupError, parse_master
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]   # the folder that contains course_pkg/
-SHORT = {"PASSED": "P", "FAILED": "F", "NOT ATTEMPTED": "N", "ERROR": "E"}
-SUSPICIOUS = re.compile(
-    r"(^|\n)\s*def\s+check(_quietly)?\s*\(|(^|[^.\w])check(_quietly)?\s*=[^=]|course_pkg\.homework[\w.]*\s*=[^=]"
-    r"|\bdel\s+sys\.modules|sys\.modules\s*\[[^]]*\]\s*=[^=]|\bimport\s+builtins|get_ipython\(\)\.events"
-    r"|\bsetattr\s*\(\s*(hw|homework|checking|course_pkg)"
-    r"|\.\s*(check|check_quietly|run_checker|check_function|compare_tensors|load_all|call_with_time_limit)\s*=[^=]")
+SHORT = {"PASSED": "P", "FAILED": "F", "NOT ATTEMPTED": "N", "ERROR": "E", "FLAGGED": "X"}
+MAX_FILE_BYTES = 32 << 20          # a submission larger than this is not graded
+MAX_LOG_BYTES = 4 << 20            # caps on what is read back from a sandbox
+MAX_RESULT_BYTES = 64 << 20
+UNDER_LOAD = "timed out under load, regrade"
 
 
 @dataclass
 class Chapter:
     name: str                                   # "03_regression"
     exercises: list                             # [(exercise id, answer expression)]
+    colab: str = ""                             # the master's Colab set-up cell (trusted as is)
 
 
 @dataclass
@@ -73,6 +74,8 @@ class Row:
     results: dict = field(default_factory=dict)  # exercise id -> (status, message)
     chapters: list = field(default_factory=list)
     reasons: list = field(default_factory=list)
+    under_load: bool = False
+    seconds: dict = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -94,195 +97,296 @@ def master_chapters(book: Path = BOOK) -> dict:
             if call.exercise_id not in seen:
                 seen.add(call.exercise_id)
                 exercises.append((call.exercise_id, call.answer))
+        colab = next((c.source for c in nb.cells if COLAB_TAG in c.get("metadata", {}).get("tags", [])), "")
         if exercises:
-            chapters[path.stem] = Chapter(path.stem, exercises)
+            chapters[path.stem] = Chapter(path.stem, exercises, colab)
     return chapters
+
+
+# --------------------------------------------------------------------------- reading a submission safely
+
+def readable_name(name: str) -> str:
+    """A file name as printable text: undecodable bytes and control characters escaped, no CSV formula.
+
+    Example:
+        >>> readable_name(os.fsdecode(b"caf\\xe9"))
+        'caf\\\\xe9'
+        >>> readable_name("=HYPERLINK(1)")
+        "'=HYPERLINK(1)"
+    """
+    text = os.fsencode(name).decode("utf-8", "backslashreplace")
+    text = "".join(c if c.isprintable() else (f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}")
+                   for c in text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def _source(cell) -> tuple:
+    """(source text, problem) of a cell whose ``source`` may be a string, a list of strings, or junk."""
+    source = cell.get("source", "")
+    if isinstance(source, str):
+        return source, None
+    if isinstance(source, list) and all(isinstance(s, str) for s in source):
+        return "".join(source), None
+    return "", f"a source of type {type(source).__name__}"
+
+
+def read_submission(raw: bytes) -> dict:
+    """The parts of a notebook the grader needs, from untrusted bytes: cells (type, source, tags), metadata.
+
+    Raises ValueError (with a short reason) for anything that is not a notebook.
+    """
+    try:
+        nb = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text") from None
+    except (json.JSONDecodeError, RecursionError) as err:
+        raise ValueError(f"not JSON ({type(err).__name__})") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise ValueError("no list of cells")
+    cells, problems = [], []
+    for i, cell in enumerate(nb["cells"]):
+        if not isinstance(cell, dict):
+            problems.append(f"cell {i} is not an object")
+            continue
+        kind = cell.get("cell_type")
+        source, problem = _source(cell)
+        if problem:
+            problems.append(f"cell {i} has {problem} (ignored)")
+        meta = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
+        tags = meta.get("tags") if isinstance(meta.get("tags"), list) else []
+        cells.append({"index": i, "type": kind if isinstance(kind, str) else "", "source": source,
+                      "tags": [t for t in tags if isinstance(t, str)]})
+    metadata = nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}
+    return {"cells": cells, "metadata": metadata, "problems": problems}
 
 
 def detect_chapters(nb, chapters: dict) -> list:
     """The chapters a submission belongs to: from its metadata, else from the exercise ids it mentions."""
-    meta = nb.get("metadata", {}).get(METADATA_KEY, {})
-    if isinstance(meta, dict) and meta.get("chapter") in chapters:
-        return [meta["chapter"]]
-    code = "\n".join(c.get("source", "") for c in nb.get("cells", []) if c.get("cell_type") == "code")
+    if not isinstance(nb, dict):
+        return []
+    meta = nb.get("metadata", {}) if isinstance(nb.get("metadata", {}), dict) else {}
+    own = meta.get(METADATA_KEY, {})
+    chapter = own.get("chapter") if isinstance(own, dict) else None
+    if isinstance(chapter, str) and chapter in chapters:
+        return [chapter]
+    code = "\n".join(_source(c)[0] for c in nb.get("cells", []) if isinstance(c, dict) and c.get("cell_type") == "code")
     mentioned = set(re.findall(r"""check(?:_quietly)?\s*\(\s*["']([\w.]+)["']""", code))
     return [name for name, ch in chapters.items() if mentioned & {ex for ex, _ in ch.exercises}]
 
 
-_GRADER = '''\
-def __course_pkg_grade(exercises, root, out_path, nonce):
-    import importlib, importlib.machinery, importlib.util, json, sys
-    from IPython import get_ipython
-    for name in [m for m in list(sys.modules) if m == "course_pkg" or m.startswith("course_pkg.")]:
-        del sys.modules[name]
-    spec = importlib.machinery.PathFinder.find_spec("course_pkg", [root])
-    package = importlib.util.module_from_spec(spec)
-    sys.modules["course_pkg"] = package
-    spec.loader.exec_module(package)
-    homework = importlib.import_module("course_pkg.homework")
-    assert homework.__file__.startswith(root), homework.__file__
-    namespace = get_ipython().user_ns
-    results = {}
-    for exercise_id, expression in exercises:
-        try:
-            answer = eval(expression, namespace)
-        except NameError:
-            results[exercise_id] = ["NOT ATTEMPTED", "`%s` is not defined in the notebook" % expression]
-            continue
-        except BaseException as err:
-            results[exercise_id] = ["ERROR", "evaluating `%s` raised %s" % (expression, type(err).__name__)]
-            continue
-        result = homework.check_quietly(exercise_id, answer)
-        results[exercise_id] = [result.status.value, result.message]
-    with open(out_path, "w", encoding="utf-8") as f:
-        json.dump({"nonce": nonce, "results": results}, f)
-__course_pkg_grade(__EXERCISES__, __ROOT__, __OUT__, __NONCE__)
-del __course_pkg_grade
-'''
-
-
-def _short(err: BaseException, limit: int = 160) -> str:
-    text = " ".join(f"{type(err).__name__}: {err}".split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _kill_kernel(client) -> None:
+def _read_capped(path: Path, cap: int):
+    """A JSON file written by the sandbox: no links followed, at most ``cap`` bytes, else None."""
     try:
-        pid = client.km.provisioner.process.pid
-    except Exception:
-        return
-    for kill in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
-        try:
-            kill()
-            return
-        except Exception:
-            continue
-
-
-def grade_one(path: Path, chapters: dict, *, forced: str | None = None, cell_timeout: float = 60,
-              total_timeout: float = 600, kernel_name: str = "python3") -> Row:
-    """Execute one submission in a fresh kernel and check its answers with a fresh checker."""
-    import nbclient
-    from nbclient.exceptions import DeadKernelError
-
-    row = Row(path.stem)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
     try:
-        raw = path.read_bytes()
-        nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
-        if not isinstance(nb.get("cells"), list):
-            raise ValueError("no list of cells")
-    except Exception as err:
-        row.reasons.append(f"not a readable notebook ({_short(err, 100)})")
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > cap:
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(cap + 1)
+        return json.loads(data.decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    finally:
+        os.close(fd)
+
+
+# --------------------------------------------------------------------------- grading one file
+
+@dataclass
+class Options:
+    cell_cpu_s: float = 60.0
+    total_s: float = 600.0
+    sandboxed: bool = True
+    limits: sandbox.Limits = field(default_factory=sandbox.Limits)
+    hide: tuple = ()
+
+    @property
+    def cell_wall_s(self) -> float:
+        return 3 * self.cell_cpu_s + 30
+
+
+def _plan(registry, exercises, seed):
+    return [None if getattr(registry.get(exercise_id), "reference", None) is None else
+            replay.plan_exercise(registry[exercise_id], seed=seed, answer_name=answer)
+            for exercise_id, answer in exercises]
+
+
+def grade_file(path: Path, chapters: dict, registry: dict, options: Options, *, forced: str | None = None) -> Row:
+    """Grade one entry of the submissions folder; never raises for anything the file contains."""
+    name = path.name
+    row = Row(readable_name(name[: -len(".ipynb")] if name.endswith(".ipynb") and len(name) > 6 else name))
+    started = time.monotonic()
+    if name.startswith("."):
+        row.reasons.append("hidden file")
+    try:
+        info = os.lstat(path)
+    except OSError as err:
+        row.reasons.append(f"cannot be read ({type(err).__name__})")
         return row
-    row.chapters = [forced] if forced else detect_chapters(nb, chapters)
+    if stat.S_ISLNK(info.st_mode):
+        row.reasons.append("a symbolic link (not followed, not graded)")
+        return row
+    if stat.S_ISDIR(info.st_mode):
+        row.reasons.append("a folder (not graded)")
+        return row
+    if not stat.S_ISREG(info.st_mode):
+        row.reasons.append("not a regular file (not graded)")
+        return row
+    if info.st_size > MAX_FILE_BYTES:
+        row.reasons.append(f"too large to grade ({info.st_size / 2**20:.0f} MiB)")
+        return row
+    try:
+        nb = read_submission(path.read_bytes())
+    except (ValueError, OSError) as err:
+        row.reasons.append(f"not a readable notebook ({err})")
+        return row
+    row.reasons += nb["problems"][:3]
+    row.chapters = [forced] if forced else detect_chapters({"metadata": nb["metadata"], "cells": [
+        {"cell_type": c["type"], "source": c["source"]} for c in nb["cells"]]}, chapters)
     if not row.chapters:
         row.reasons.append("could not tell which chapter this is (no check(...) call found; use --chapter)")
         return row
-    exercises = [ex for name in row.chapters for ex in chapters[name].exercises]
+    exercises = [ex for chapter in row.chapters for ex in chapters[chapter].exercises]
     for exercise_id, _ in exercises:
         row.results[exercise_id] = ("ERROR", "not graded")
-    code_cells = [c for c in nb.cells if c.get("cell_type") == "code"
-                  and "colab-setup" not in c.get("metadata", {}).get("tags", [])]
-    if any(SUSPICIOUS.search(c.get("source", "")) for c in code_cells):
-        row.reasons.append("code redefines or patches the checker (graded with a fresh one; worth a look)")
-
-    with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
-        work = Path(tmp)
-        (work / path.name).write_bytes(raw)  # grade a copy, never the submission
-        nb = nbformat.read(work / path.name, as_version=4)
-        nb.cells = [c for c in nb.cells if c.get("cell_type") in ("code", "markdown", "raw")]
-        for cell in nb.cells:
-            if cell.cell_type == "code":
-                cell.outputs, cell.execution_count = [], None
-        nonce = secrets.token_hex(16)
-        out = work / f"results-{nonce}.json"
-        source = (_GRADER.replace("__EXERCISES__", repr(exercises)).replace("__ROOT__", repr(str(PACKAGE_ROOT)))
-                  .replace("__OUT__", repr(str(out))).replace("__NONCE__", repr(nonce)))
-        grader = nbformat.v4.new_code_cell(source)
-        grader_timeout = int(30 + 15 * len(exercises))
-        client = nbclient.NotebookClient(
-            nb, timeout=int(cell_timeout), kernel_name=kernel_name, allow_errors=True,
-            interrupt_on_timeout=True, record_timing=False, startup_timeout=120,
-            error_on_timeout={"ename": "TimeoutError", "evalue": f"cell ran longer than {cell_timeout:g} s",
-                              "traceback": []},
-            timeout_func=lambda cell: grader_timeout if cell is grader else int(cell_timeout),
-            resources={"metadata": {"path": str(work)}})
-        expired = threading.Event()
-
-        def on_total_timeout():
-            expired.set()
-            _kill_kernel(client)
-
-        timer = threading.Timer(total_timeout, on_total_timeout)
-        errors = []
+    code = [c for c in nb["cells"] if c["type"] == "code" and c["source"].strip()]
+    sources = [c["source"] for c in code]
+    trusted = {chapters[ch].colab for ch in row.chapters if chapters[ch].colab}
+    suspicious = scan.tampering(sources, trusted=trusted, indices=[c["index"] for c in code])
+    if suspicious:
+        row.reasons.append("code worth a look (graded outside the kernel all the same): "
+                           + "; ".join(suspicious[:8]) + (" …" if len(suspicious) > 8 else ""))
+    seed = secrets.randbits(62) + 1
+    try:
+        specs = _plan(registry, exercises, seed)
+    except CheckerBug as err:
+        row.reasons.append(f"the checker itself failed (please report): {err}")
+        return row
+    box = Path(tempfile.mkdtemp(prefix="course-grade-"))
+    try:
+        sandbox.prepare_box(box)
+        probe_s = sum(s["time_limit"] + 6 for s in specs if s) + 30
+        (box / "plan.json").write_text(json.dumps({"exercises": [
+            {k: v for k, v in s.items() if k != "seed"} for s in specs if s]}), encoding="utf-8")
+        (box / "job.json").write_text(json.dumps({
+            "cells": [[c["index"], c["source"]] for c in code], "cell_cpu_s": options.cell_cpu_s,
+            "cell_wall_s": options.cell_wall_s, "total_s": options.total_s, "probe_s": probe_s}), encoding="utf-8")
+        inner = sandbox.BOX if options.sandboxed else str(box)
+        run = sandbox.run([sys.executable, "-m", "course_pkg.homework.runner", inner], box,
+                          timeout=options.total_s + probe_s + 180, sandboxed=options.sandboxed,
+                          limits=options.limits, hide=options.hide, log=box.parent / f"{box.name}.log")
+        row.seconds["sandbox"] = run["wall_s"]
+        log = _read_capped(box / "log.json", MAX_LOG_BYTES)
+        _cell_reasons(row, log, run, options)
+        live = [s for s in specs if s]
+        for n, spec in enumerate(live):
+            ex = registry[spec["id"]]
+            record = _read_capped(box / "out" / f"{n}.json", MAX_RESULT_BYTES)
+            if record is None:
+                why = ("the notebook did not get that far" if not (isinstance(log, dict) and log.get("probed"))
+                       else "no result came back")
+                row.results[spec["id"]] = ("ERROR", f"not checked: {why}")
+                continue
+            result, notes = replay.judge(ex, spec, record)
+            status, message = result.status.value, result.message
+            if "timed out under load" in message:
+                row.under_load = True
+            uses = scan.forbidden_uses(sources, spec["answer"], ex.forbidden)
+            if uses and status == "PASSED":
+                status, message = "FLAGGED", f"passed, but uses {', '.join(uses[:3])}, which the exercise forbids"
+            if uses:
+                row.reasons.append(f"{spec['id']}: uses {', '.join(uses[:3])} (forbidden by the exercise)")
+            if notes:
+                row.reasons.append(f"{spec['id']}: {'; '.join(sorted(set(notes)))} (worth a look)")
+            row.results[spec["id"]] = (status, message)
+    finally:
+        shutil.rmtree(box, ignore_errors=True)
         try:
-            with client.setup_kernel():
-                timer.start()
-                for index, cell in enumerate(list(nb.cells)):
-                    if cell.cell_type != "code":
-                        continue
-                    started = time.monotonic()
-                    client.execute_cell(cell, index)
-                    if time.monotonic() - started >= cell_timeout:
-                        errors.append(f"cell {index} timed out after {cell_timeout:g} s")
-                        continue
-                    for output in cell.outputs:
-                        if output.get("output_type") == "error":
-                            errors.append(f"cell {index} {output.get('ename', 'error')}")
-                            break
-                nb.cells.append(grader)
-                client.execute_cell(grader, len(nb.cells) - 1)
-        except DeadKernelError:
-            row.reasons.append(f"stopped: ran longer than {total_timeout:g} s in total" if expired.is_set()
-                               else "the kernel died (crash or out of memory)")
-        except Exception as err:  # nbclient or kernel trouble: this submission only
-            row.reasons.append("stopped: " + (f"ran longer than {total_timeout:g} s in total" if expired.is_set()
-                                              else _short(err)))
-        finally:
-            timer.cancel()
-            _kill_kernel(client)
-        if errors:
-            row.reasons.append("errors in " + ", ".join(errors[:5]) + (" …" if len(errors) > 5 else ""))
-        try:
-            data = json.loads(out.read_text(encoding="utf-8"))
-            if data.get("nonce") != nonce:
-                raise ValueError("nonce mismatch")
-            for exercise_id, _ in exercises:
-                status, message = data["results"][exercise_id]
-                row.results[exercise_id] = (str(status), str(message))
-        except Exception as err:
-            if not any(r.startswith("stopped") or r.startswith("the kernel") for r in row.reasons):
-                grader_errors = [o for o in grader.get("outputs", []) if o.get("output_type") == "error"]
-                detail = (f"{grader_errors[0].get('ename')}: {grader_errors[0].get('evalue')}" if grader_errors
-                          else _short(err, 80))
-                row.reasons.append(f"answers could not be checked ({detail[:120]})")
-            for exercise_id in row.results:
-                if row.results[exercise_id] == ("ERROR", "not graded"):
-                    row.results[exercise_id] = ("ERROR", "not graded: " + "; ".join(row.reasons)[:150])
+            (box.parent / f"{box.name}.log").unlink()
+        except OSError:
+            pass
+    for exercise_id, (status, message) in row.results.items():
+        if (status, message) == ("ERROR", "not graded"):
+            row.results[exercise_id] = ("ERROR", "not graded: no checker for this exercise, or one without a "
+                                        "reference (not converted to plan and judge yet)")
+    row.seconds["total"] = time.monotonic() - started
     return row
 
 
+def _cell_reasons(row: Row, log, run: dict, options: Options) -> None:
+    if not isinstance(log, dict):
+        row.reasons.append("stopped: " + (f"ran longer than {options.total_s:g} s in total" if run["killed"]
+                                          else "the sandbox ended without a log (crash or out of memory)"))
+        return
+    errors, slow = [], []
+    for cell in log.get("cells", [])[:2000]:
+        if not isinstance(cell, dict):
+            continue
+        index = cell.get("index")
+        if cell.get("under_load"):
+            row.under_load = True
+            slow.append(f"cell {index} {UNDER_LOAD}")
+        elif cell.get("timeout") == "cpu":
+            errors.append(f"cell {index} timed out after {options.cell_cpu_s:g} s of CPU")
+        elif cell.get("timeout") == "wall":
+            errors.append(f"cell {index} timed out after {options.cell_wall_s:g} s")
+        elif cell.get("status") == "error":
+            errors.append(f"cell {index} {str(cell.get('ename') or 'error')[:60]}")
+    if errors:
+        row.reasons.append("errors in " + ", ".join(errors[:5]) + (" …" if len(errors) > 5 else ""))
+    row.reasons += slow[:3]
+    stopped = log.get("stopped")
+    if stopped:
+        row.reasons.append(f"stopped: {str(stopped)[:160]}")
+    elif run["killed"]:
+        row.reasons.append(f"stopped: ran longer than {options.total_s:g} s in total")
+
+
+# --------------------------------------------------------------------------- the folder
+
+def _resolve_chapter(chapter, chapters):
+    matches = [name for name in chapters if name == chapter or name.split("_", 1)[-1] == chapter
+               or any(ex.split(".")[0] == chapter for ex, _ in chapters[name].exercises)]
+    if not matches:
+        raise SystemExit(f"unknown chapter {chapter!r}; chapters with checks: {', '.join(chapters)}")
+    return matches[0]
+
+
 def grade_folder(folder: Path, *, book: Path = BOOK, chapter: str | None = None, cell_timeout: float = 60,
-                 total_timeout: float = 600, jobs: int = 1, progress=None) -> tuple:
-    """Grade every ``*.ipynb`` (and any other file) in ``folder``; return (exercise ids, rows sorted by student)."""
+                 total_timeout: float = 600, jobs: int = 1, progress=None, sandboxed: bool = True,
+                 memory_gib: float = 6, hide=()) -> tuple:
+    """Grade every entry of ``folder``; return (exercise ids, rows sorted by student). No sandbox outlives it."""
     chapters = master_chapters(book)
+    registry = load_all()
     if chapter is not None:
-        matches = [name for name in chapters if name == chapter or name.split("_", 1)[-1] == chapter
-                   or any(ex.split(".")[0] == chapter for ex, _ in chapters[name].exercises)]
-        if not matches:
-            raise SystemExit(f"unknown chapter {chapter!r}; chapters with checks: {', '.join(chapters)}")
-        chapter = matches[0]
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+        chapter = _resolve_chapter(chapter, chapters)
+    options = Options(cell_cpu_s=cell_timeout, total_s=total_timeout, sandboxed=sandboxed,
+                      limits=sandbox.Limits(memory_bytes=int(memory_gib * (1 << 30))),
+                      hide=(folder, *hide))
+    entries = sorted((folder / n for n in os.listdir(folder)), key=lambda p: os.fsencode(p.name))
 
     def one(path):
-        started = time.monotonic()
-        row = grade_one(path, chapters, forced=chapter, cell_timeout=cell_timeout, total_timeout=total_timeout)
+        row = grade_file(path, chapters, registry, options, forced=chapter)
         if progress:
-            progress(f"{path.name}: {row.total} passed ({time.monotonic() - started:.0f} s)")
+            progress(f"{row.student}: {row.total} passed ({row.seconds.get('total', 0):.0f} s)")
         return row
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        rows = list(pool.map(one, files))
+        rows = list(pool.map(one, entries))
+    for i, (path, row) in enumerate(zip(entries, rows)):  # a time-out under load: once more, alone
+        if row.under_load:
+            again = one(path)
+            if again.under_load:
+                again.reasons.append(UNDER_LOAD)
+            rows[i] = again
+    names = {}
+    for row in rows:  # two files with the same stem ("alice.ipynb", "alice") get distinct rows
+        names[row.student] = names.get(row.student, 0) + 1
+        if names[row.student] > 1:
+            row.student = f"{row.student} ({names[row.student]})"
     used = [name for name in chapters if any(name in r.chapters for r in rows)]
     ids = [ex for name in used for ex, _ in chapters[name].exercises]
     return ids, sorted(rows, key=lambda r: r.student)
@@ -310,7 +414,7 @@ def write_csv(path: Path, ids: list, rows: list) -> Path:
 
 
 def summary(ids: list, rows: list) -> str:
-    """A printable table: P/F/N/E per exercise (PASSED, FAILED, NOT ATTEMPTED, ERROR), total and reason."""
+    """A printable table: P/F/N/E/X per exercise (PASSED, FAILED, NOT ATTEMPTED, ERROR, FLAGGED), total, reason."""
     width = max([len("student")] + [len(r.student) for r in rows])
     lines = [f"{'student':<{width}}  " + "  ".join(f"ex{i + 1}" for i in range(len(ids))) + "  total  reason"]
     for r in rows:
@@ -320,7 +424,8 @@ def summary(ids: list, rows: list) -> str:
     for i, ex in enumerate(ids):
         passed = sum(1 for r in rows if r.results.get(ex, ("",))[0] == "PASSED")
         lines.append(f"ex{i + 1} = {ex}: passed by {passed} of {len(rows)}")
-    lines.append("P = PASSED, F = FAILED, N = NOT ATTEMPTED, E = ERROR, - = not in that notebook")
+    lines.append("P = PASSED, F = FAILED, N = NOT ATTEMPTED, E = ERROR, X = FLAGGED (0 points: uses what the "
+                 "exercise forbids), - = not in that notebook")
     return "\n".join(lines)
 
 
@@ -328,17 +433,32 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Grade a folder of submitted notebooks into a CSV table.")
     ap.add_argument("submissions", type=Path, help="folder of submitted .ipynb files (never modified)")
     ap.add_argument("--out", type=Path, default=Path("grades.csv"), help="CSV to write (default grades.csv)")
-    ap.add_argument("--timeout", type=float, default=60, help="seconds per cell (default 60)")
+    ap.add_argument("--timeout", type=float, default=60,
+                    help="CPU seconds per cell (default 60; a cell is also stopped after 3x that + 30 s of wall time)")
     ap.add_argument("--total-timeout", type=float, default=600, help="seconds per notebook (default 600)")
+    ap.add_argument("--memory", type=float, default=6, help="GiB of address space per process (default 6)")
     ap.add_argument("--chapter", help="grade every submission as this chapter (e.g. 03_regression or regression)")
     ap.add_argument("--book", type=Path, default=BOOK, help="folder of master notebooks (default book/)")
     ap.add_argument("--jobs", type=int, default=1, help="submissions graded at the same time (default 1)")
+    ap.add_argument("--no-sandbox", action="store_true",
+                    help="run submissions without isolation (prints what is then unprotected)")
     args = ap.parse_args(argv)
     if not args.submissions.is_dir():
         print(f"error: {args.submissions} is not a folder", file=sys.stderr)
         return 2
+    if args.no_sandbox:
+        print(sandbox.UNPROTECTED, file=sys.stderr)
+    else:
+        works, why = sandbox.status()
+        if not works:
+            print(f"error: {why}\nRefusing to run untrusted notebooks without a sandbox; pass --no-sandbox to "
+                  "do it anyway (see --help).", file=sys.stderr)
+            return 3
+    out = args.out.resolve()
+    hide = (out, out.with_name(out.stem + "_details.csv"))
     ids, rows = grade_folder(args.submissions, book=args.book, chapter=args.chapter, cell_timeout=args.timeout,
-                             total_timeout=args.total_timeout, jobs=args.jobs,
+                             total_timeout=args.total_timeout, jobs=args.jobs, sandboxed=not args.no_sandbox,
+                             memory_gib=args.memory, hide=hide,
                              progress=lambda line: print(line, file=sys.stderr, flush=True))
     details = write_csv(args.out, ids, rows)
     print(summary(ids, rows))

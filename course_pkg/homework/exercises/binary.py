@@ -2,15 +2,14 @@
 import torch
 
 from course_pkg.decisions import predict_labels
-from course_pkg.homework.checking import Feedback, check_function
+from course_pkg.homework.checking import Feedback, case_generator, check_function
 from course_pkg.homework.registry import exercise
 from course_pkg.losses import bce_with_logits
-from course_pkg.runtime import generator
 from course_pkg.transforms import sigmoid
 
 
 def _bce_cases(seed: int):
-    g = generator(seed)
+    g = case_generator(seed)
     labels = (torch.rand(6, 4, generator=g) > 0.5).float()
     return [
         ("random float32 logits, 0/1 targets of shape (6, 4)", (torch.randn(6, 4, generator=g) * 3, labels)),
@@ -26,7 +25,7 @@ def _bce_cases(seed: int):
 
 
 def _float64_cases(seed: int):
-    g = generator(seed)
+    g = case_generator(seed)
     z = torch.randn(10, generator=g, dtype=torch.float64) * 30
     y = (torch.rand(10, generator=g, dtype=torch.float64) > 0.5).double()
     return [("float64 logits up to about ±90", (z, y)),
@@ -44,7 +43,7 @@ def _must_refuse_mismatch(answer):
                    "to a (4, 4) table of every pair")
 
 
-def _check_bce(answer, seed: int):
+def _check_bce(answer, seed: int, refuse_mismatch: bool = True):
     if not callable(answer):
         raise Feedback(f"expected a function, got {type(answer).__name__}")
     z = torch.tensor([3.0, -2.0, 0.5])
@@ -61,17 +60,20 @@ def _check_bce(answer, seed: int):
             raise Feedback("the value is the sum over examples; use mean reduction")
     check_function(answer, bce_with_logits, _bce_cases(seed), atol=1e-5, rtol=1e-5, grad=True)
     check_function(answer, bce_with_logits, _float64_cases(seed + 1), atol=1e-10, rtol=1e-10, grad=True)
-    _must_refuse_mismatch(answer)
+    if refuse_mismatch:
+        _must_refuse_mismatch(answer)
     return "value and gradient match on float32 and float64 inputs, including logits ±1000"
 
 
-@exercise("binary.bce_with_logits", time_limit=10)
+@exercise("binary.bce_with_logits", reference=bce_with_logits, answer="my_bce_with_logits", time_limit=10,
+          forbidden=("course_pkg", "torch.nn.functional.binary_cross_entropy_with_logits",
+                     "torch.binary_cross_entropy_with_logits", "torch.nn.BCEWithLogitsLoss"))
 def _(answer):
     """my_bce_with_logits(logits, target): mean BCE on raw logits, stable at ±1000, float64 too."""
     return _check_bce(answer, 51)
 
 
-@exercise("binary.fixed_loss", time_limit=10)
+@exercise("binary.fixed_loss", reference=bce_with_logits, answer="fixed_loss", time_limit=10)
 def _(answer):
     """fixed_loss(logits, y): the training loss without the sigmoid-then-BCELoss bug."""
     if not callable(answer):
@@ -83,15 +85,32 @@ def _(answer):
         raise Feedback("return one scalar tensor, the mean loss over the batch")
     if not got.requires_grad:
         raise Feedback("the loss is detached from the graph: no gradient would reach the model")
+    # Name the usual mistakes by their value on these logits, before the general comparison.
+    zd = z.detach()
+    if got.is_floating_point() and got.dtype == zd.dtype:
+        value = got.detach().double()
+        candidates = {
+            "a sigmoid is still applied before a loss on probabilities (BCELoss(sigmoid(z), y)); pass the raw "
+            "logits to a loss that applies the sigmoid itself": torch.nn.BCELoss()(sigmoid(zd), y),
+            "a sigmoid is applied before a loss that applies its own: pass raw logits": bce_with_logits(sigmoid(zd), y),
+            "the targets seem flipped (the loss of 1 - y): check which label the logit stands for":
+                bce_with_logits(zd, 1 - y),
+        }
+        right = bce_with_logits(zd, y).double()
+        for message, wrong in candidates.items():
+            if bool(torch.isclose(value, wrong.double(), rtol=1e-4, atol=1e-6)) and not bool(
+                    torch.isclose(value, right, rtol=1e-4, atol=1e-6)):
+                raise Feedback(message)
     (grad,) = torch.autograd.grad(got, z)
     if not bool(torch.isfinite(grad).all()) or bool((grad[:2].abs() < 1e-3).any()):
-        raise Feedback("confidently wrong logits (20 with y = 0, -100 with y = 1) still get (almost) no gradient; "
-                       "is a sigmoid still applied before the loss?")
-    return _check_bce(answer, 52)
+        raise Feedback("confidently wrong logits (20 with y = 0, -100 with y = 1) still get (almost) no gradient: "
+                       "the loss saturates there; compute it from the raw logits")
+    # The exercise does not ask fixed_loss to refuse mismatched shapes (its inputs have the same shape).
+    return _check_bce(answer, 52, refuse_mismatch=False)
 
 
 def _label_cases(seed: int):
-    g = generator(seed)
+    g = case_generator(seed)
     return [
         ("random logits, threshold 0.5", (torch.randn(50, generator=g) * 4, 0.5)),
         ("random logits of shape (10, 1), threshold 0.8", (torch.randn(10, 1, generator=g) * 3, 0.8)),
@@ -103,7 +122,8 @@ def _label_cases(seed: int):
     ]
 
 
-@exercise("binary.predict_labels", time_limit=10)
+@exercise("binary.predict_labels", reference=predict_labels, answer="my_predict_labels", time_limit=10,
+          forbidden=("course_pkg",))
 def _(answer):
     """predict_labels(logits, threshold_prob): 0/1 labels for sigma(z) > t, right even where sigma rounds to 1."""
     if not callable(answer):

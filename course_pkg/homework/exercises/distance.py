@@ -2,9 +2,8 @@
 import torch
 
 from course_pkg.embeddings import triplet_loss
-from course_pkg.homework.checking import Feedback, check_function
+from course_pkg.homework.checking import Feedback, case_generator, check_function
 from course_pkg.homework.registry import exercise
-from course_pkg.runtime import generator
 from course_pkg.transforms import l2_normalize
 
 
@@ -12,10 +11,11 @@ def _reference_triplet(anchor, positive, negative, margin):
     return triplet_loss(anchor, positive, negative, margin=margin)
 
 
-@exercise("distance.l2_normalize", time_limit=5)
+@exercise("distance.l2_normalize", reference=l2_normalize, answer="my_l2_normalize", time_limit=5,
+          forbidden=("torch.nn.functional.normalize", "course_pkg.transforms"))
 def _(answer):
     """my_l2_normalize(x, dim=-1, eps=1e-12) = x / max(||x||, eps) along dim; zero vectors give 0, no NaN."""
-    g = generator(81)
+    g = case_generator(81)
     with_zero = torch.randn(6, 4, generator=g)
     with_zero[[1, 4]] = 0.0
     cases = [
@@ -44,18 +44,27 @@ def _(answer):
     return "matches the reference on 8 input sets, including zero vectors, float64 and other dims"
 
 
-@exercise("distance.triplet_loss", time_limit=5)
+@exercise("distance.triplet_loss", reference=_reference_triplet, answer="my_triplet_loss", time_limit=5,
+          forbidden=("torch.nn.functional.triplet_margin_loss", "torch.nn.functional.pairwise_distance",
+                     "torch.nn.TripletMarginLoss", "torch.nn.PairwiseDistance", "torch.triplet_margin_loss",
+                     "torch.pairwise_distance", "course_pkg"))
 def _(answer):
     """my_triplet_loss(anchor, positive, negative, margin): mean of max(0, ||a-p|| - ||a-n|| + margin)."""
     if callable(answer):
-        # Squared distances are a different loss: catch them first, with a clear message.
+        # Two usual mistakes, named by their value on ||a - p|| = 3, ||a - n|| = 4, margin 8 (loss 7): squared
+        # distances give 9 - 16 + 8 = 1, a margin with the wrong sign gives max(0, 3 - 4 - 8) = 0.
         a = torch.zeros(1, 2, dtype=torch.float64)
         p = torch.tensor([[3.0, 0.0]], dtype=torch.float64)
         n = torch.tensor([[0.0, 4.0]], dtype=torch.float64)
-        got = answer(a, p, n, 2.0)
-        if isinstance(got, torch.Tensor) and got.dim() == 0 and float(got) == 0.0:
-            raise Feedback("use plain Euclidean distances ||a - p||, not squared ones")
-    g = generator(82)
+        got = answer(a, p, n, 8.0)
+        if isinstance(got, torch.Tensor) and got.dim() == 0 and got.is_floating_point():
+            value = float(got.detach())
+            if abs(value - 1.0) < 1e-9:
+                raise Feedback("use plain Euclidean distances ||a - p||, not squared ones")
+            if abs(value) < 1e-12:
+                raise Feedback("the loss is 0 where the hinge should be active: is the margin added with the "
+                               "right sign (d(a, p) - d(a, n) + margin)?")
+    g = case_generator(82)
     a32 = torch.randn(8, 3, generator=g)
     a64 = torch.randn(10, 5, generator=g, dtype=torch.float64)
     coincide = torch.randn(4, 2, generator=g)

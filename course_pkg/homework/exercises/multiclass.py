@@ -8,10 +8,9 @@ correct answer.
 """
 import torch
 
-from course_pkg.homework.checking import Feedback, check_function
+from course_pkg.homework.checking import Feedback, case_generator, check_function
 from course_pkg.homework.registry import exercise
 from course_pkg.losses import cross_entropy
-from course_pkg.runtime import generator
 from course_pkg.transforms import log_softmax, softmax
 
 F32_TOL = {"atol": 1e-5, "rtol": 1e-5}
@@ -32,13 +31,18 @@ def _run(answer, reference, groups):
     return f"matches the reference on {sum(len(c) for c, _ in groups)} input sets, values and gradients"
 
 
-@exercise("multiclass.log_softmax", time_limit=5)
+@exercise("multiclass.log_softmax", reference=_log_softmax_ref, answer="my_log_softmax", time_limit=5,
+          forbidden=("course_pkg", "torch.log_softmax", "torch.logsumexp", "torch.nn.functional.log_softmax",
+                     "torch.special.log_softmax", "torch.special.logsumexp", "torch.nn.LogSoftmax", ".log_softmax",
+                     ".logsumexp"))
 def _(answer):
     """my_log_softmax(o, dim=-1) = o - logsumexp(o, dim), stable at logit gaps of 1000, any dim, with gradient."""
-    g = generator(61)
+    g = case_generator(61)
     f32 = [
         ("random logits of shape (6, 4)", (torch.randn(6, 4, generator=g), -1)),
         ("logits with a gap of 1000", (torch.tensor([[0.0, 1000.0, -5.0], [1000.0, 0.0, -1000.0]]), -1)),
+        # A shift by one maximum of the whole tensor (not per row) sends the first row to -inf.
+        ("rows whose maxima differ by 1000", (torch.tensor([[0.0, 1.0], [1000.0, 0.0]]), -1)),
         ("rows of equal logits -1000", (torch.full((2, 5), -1000.0), -1)),
     ]
     f64 = [
@@ -54,6 +58,7 @@ def _class_cases(g):
          (torch.randn(8, 5, generator=g) * 3, torch.randint(0, 5, (8,), generator=g))),
         ("logits with a gap of 1000",
          (torch.tensor([[0.0, 1000.0], [1000.0, 0.0], [-1000.0, 1000.0]]), torch.tensor([0, 0, 1]))),
+        ("rows whose maxima differ by 1000", (torch.tensor([[0.0, 1.0], [1000.0, 0.0]]), torch.tensor([1, 0]))),
         ("all-zero logits", (torch.zeros(4, 10), torch.tensor([0, 3, 9, 3]))),
         ("a single sample", (torch.randn(1, 7, generator=g), torch.tensor([6]))),
     ]
@@ -75,18 +80,19 @@ def _check_scalar_loss(answer):
         raise Feedback(f"expected a scalar (0-dim) loss, got shape {tuple(out.shape)}; take the mean over the batch")
 
 
-@exercise("multiclass.cross_entropy", time_limit=5)
+@exercise("multiclass.cross_entropy", reference=_cross_entropy_ref, answer="my_cross_entropy", time_limit=5,
+          forbidden=("course_pkg", "torch.nn.functional.cross_entropy", "torch.nn.CrossEntropyLoss"))
 def _(answer):
     """my_cross_entropy(logits, target): mean of -log softmax(logits)[n, target[n]], int64 targets, stable."""
     _check_scalar_loss(answer)
-    return _run(answer, _cross_entropy_ref, _class_cases(generator(62)))
+    return _run(answer, _cross_entropy_ref, _class_cases(case_generator(62)))
 
 
-@exercise("multiclass.fixed_loss", time_limit=5)
+@exercise("multiclass.fixed_loss", reference=_cross_entropy_ref, answer="fixed_loss", time_limit=5)
 def _(answer):
     """fixed_loss(logits, target): cross-entropy on the raw logits, with no softmax in front."""
     _check_scalar_loss(answer)
-    g = generator(63)
+    g = case_generator(63)
     z = torch.randn(16, 4, generator=g) * 4
     y = torch.randint(0, 4, (16,), generator=g)
     got = answer(z, y)

@@ -1,15 +1,14 @@
 """Checks for chapter 7, Best practices."""
 import torch
 
-from course_pkg.homework.checking import Feedback, check_function, compare_tensors
+from course_pkg.homework.checking import Feedback, case_generator, check_function, compare_tensors
 from course_pkg.homework.registry import exercise
 from course_pkg.inference import predict_multiclass
 from course_pkg.losses import cross_entropy
-from course_pkg.runtime import generator
 
 
 def _multiclass_cases():
-    g = generator(71)
+    g = case_generator(71)
     return [
         ("random logits of shape (8, 5)", torch.randn(8, 5, generator=g)),
         ("logits ±1000", torch.tensor([[1000.0, 0.0, -1000.0], [-1000.0, -1000.0, 1000.0]])),
@@ -19,7 +18,8 @@ def _multiclass_cases():
     ]
 
 
-@exercise("practices.predict_multiclass", time_limit=5)
+@exercise("practices.predict_multiclass", reference=predict_multiclass, answer="predict_multiclass", time_limit=5,
+          forbidden=("course_pkg",))
 def _(answer):
     """predict_multiclass(logits) -> (probs, labels): softmax over the class dimension, argmax labels."""
     if not callable(answer):
@@ -53,7 +53,7 @@ def _(answer):
 
 
 def _loss_cases():
-    g = generator(72)
+    g = case_generator(72)
     return [
         ("random logits (16, 4)", (torch.randn(16, 4, generator=g), torch.randint(0, 4, (16,), generator=g))),
         ("confident logits ±200", (torch.tensor([[200.0, -200.0, 0.0], [0.0, 0.0, 200.0]]), torch.tensor([1, 2]))),
@@ -63,7 +63,7 @@ def _loss_cases():
     ]
 
 
-@exercise("practices.loss_fn", time_limit=5)
+@exercise("practices.loss_fn", reference=cross_entropy, answer="loss_fn", time_limit=5)
 def _(answer):
     """loss_fn(logits, y): mean cross-entropy on raw logits, stable, with the right gradient."""
     if not callable(answer):

@@ -2,9 +2,8 @@
 import torch
 
 from course_pkg.estimators import soft_threshold, straight_through_threshold
-from course_pkg.homework.checking import Feedback, check_function
+from course_pkg.homework.checking import Feedback, case_generator, check_function
 from course_pkg.homework.registry import exercise
-from course_pkg.runtime import generator
 
 
 def _require_function(answer):
@@ -21,11 +20,12 @@ def _require_graph(answer, *args):
                        "which carry no gradient (converting them to float does not bring it back)")
 
 
-@exercise("trainability.ste_threshold", time_limit=5)
+@exercise("trainability.ste_threshold", reference=straight_through_threshold, answer="ste_threshold",
+          time_limit=5, forbidden=("course_pkg",))
 def _(answer):
     """ste_threshold(o): hard 0/1 step (o > 0) forward, sigmoid'(o) backward, dtype kept, finite at ±1000."""
     _require_function(answer)
-    g = generator(21)
+    g = case_generator(21)
     # Values exactly at the threshold get their own case, so the feedback can say where the step is wrong.
     at_zero = torch.tensor([0.0, -0.0])
     got = answer(at_zero.clone().requires_grad_(True))
@@ -40,11 +40,11 @@ def _(answer):
     return check_function(answer, straight_through_threshold, cases, atol=1e-6, rtol=1e-5, grad=True)
 
 
-@exercise("trainability.prob_above", time_limit=5)
+@exercise("trainability.prob_above", reference=soft_threshold, answer="prob_above", time_limit=5)
 def _(answer):
     """prob_above(o, at, temperature) = sigmoid((o - at) / temperature), differentiable and stable."""
     _require_function(answer)
-    g = generator(22)
+    g = case_generator(22)
     _require_graph(answer, torch.randn(4, generator=g), 0.0, 1.0)
     cases = [
         ("random float32 outputs, at=0, temperature=1", (torch.randn(4, 3, generator=g), 0.0, 1.0)),
