@@ -75,15 +75,6 @@ def slides_only(soup: BeautifulSoup) -> BeautifulSoup:
     return soup
 
 
-def figures_in_notebook(docname: str) -> int:
-    import nbformat
-    path = ROOT / f"{docname}.ipynb"
-    if not path.exists():
-        return 0
-    return sum(1 for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"
-               for o in c.get("outputs", []) if "image/png" in o.get("data", {}))
-
-
 # ----------------------------------------------------------------------------------------------- without a browser
 
 def test_one_deck_per_chapter():
@@ -199,7 +190,7 @@ MEASURE = """() => {
     (inner.length ? Array.from(inner) : [stack]).forEach((slide, v) => {
       Reveal.slide(h, v);
       const notes = slide.querySelector(':scope > aside.notes');
-      out.push({h, v, height: slide.scrollHeight, limit: height,
+      out.push({h, v, height: slide.scrollHeight, limit: height, scale: Number(slide.dataset.scale),
                 notes: notes ? notes.textContent.trim().length : 0});
     });
   });
@@ -248,12 +239,15 @@ def test_deck_in_the_browser(server, browser, docname):
             f"{total} slides for {sections} sections"
         tall = [(s["h"], s["v"], s["height"]) for s in slides if s["height"] > s["limit"]]
         assert not tall, f"slides taller than the {slides[0]['limit']} px slide (h, v, height): {tall}"
+        # the deck's fit script ran on every slide, and shrank none below 0.7 (at 0.7 an overflow stays, see above)
+        assert all(0.7 <= s["scale"] <= 1 for s in slides), [(s["h"], s["v"], s["scale"]) for s in slides]
         silent = [(s["h"], s["v"]) for s in slides if s["notes"] < 20]
         assert not silent, f"slides without speaker notes: {silent}"
         images = page.evaluate("() => Array.from(document.images).map(i => [i.complete && i.naturalWidth > 0, i.alt])")
         assert all(ok for ok, _ in images), "an image did not load"
         assert all(alt for _, alt in images), "an image without alt text"
-        assert len(images) == figures_in_notebook(docname), "not every figure of the notebook is in the deck"
+        assert len(images) == kit.figures(docname, solutions=False), \
+            "not every figure of the notebook (outside its solutions) is in the deck"
         assert page.evaluate("() => typeof RevealNotes === 'function' || typeof RevealNotes === 'object'")
         assert not problems, "\n".join(problems)
     finally:

@@ -15,8 +15,8 @@ are made from the built chapter pages in ``_build/html``. Chapters are the numbe
 * ``pdf``: the single-page HTML build (``_build/singlehtml``), printed by Chromium (Debian's
   ``/usr/bin/chromium`` where it exists, see ``tools/browser_setup.py``) once MathJax has typeset every formula,
   with print styles that wrap code and outputs, start each chapter on a new page, and put the book's title in the
-  header and the page number in the footer. It is printed twice: the first print's PDF outline (one bookmark per
-  heading) gives each chapter's page, which the second print writes into the table of contents. No TeX.
+  header and the page number in the footer. It is printed twice: in the first print, the named destination of each
+  chapter's anchor (the contents link it) gives the chapter's page, which the second print writes into the table of contents. No TeX.
 * ``slides``: for each chapter page, one horizontal slide per section (``##``) with its subsections and overflow
   below it: the phrases the section sets in bold, its lists, display equations, tables and short printed outputs, each
   figure of the executed notebook, and each misconception box (admonition of class ``warning``); the prose and the
@@ -123,16 +123,25 @@ def _cell_text(cell) -> str:
     for out in cell.get("outputs", []):
         if out.get("output_type") == "stream":
             parts.append(out.get("text", ""))
-        elif "text/plain" in out.get("data", {}):
-            parts.append(out["data"]["text/plain"])
+        elif "text/plain" in out.get("data", {}) and "image/png" not in out["data"]:
+            parts.append(out["data"]["text/plain"])  # (a figure's text form is its alt text, not page text)
     return "\n".join(parts)
 
 
-def solution_snippets(docname: str) -> list[str]:
+@functools.lru_cache(maxsize=1)
+def _student_text() -> str:
+    """Every cell of every student notebook, squashed: what the course hands out anyway."""
+    import nbformat
+    return squash("\n".join(c.source for path in sorted((ROOT / "student").glob("*.ipynb"))
+                             for c in nbformat.read(path, as_version=4).cells))
+
+
+@functools.lru_cache(maxsize=None)
+def solution_snippets(docname: str) -> tuple[str, ...]:
     """Distinctive pieces of a chapter's solutions (``course_pkg.homework.student.parse_master``): every line of
     solution code and its printed output with 20 or more characters, and every run of 40 or more characters of plain
-    prose in solution markdown; minus whatever also appears outside the solutions (the rest of the master, and its
-    student notebook, which keeps each solution's ``def`` line and docstring). Empty for a page without a notebook."""
+    prose in solution markdown; minus whatever also appears outside the solutions (the rest of the master, and the
+    student notebooks of every chapter, which keep each solution's ``def`` line and docstring). Empty for a page without a notebook."""
     import nbformat
     from course_pkg.homework.student import parse_master
 
@@ -155,22 +164,37 @@ def solution_snippets(docname: str) -> list[str]:
                 outside.append(_cell_text(item))
             elif kind == "keep":
                 outside.append("\n".join(item.lines))
-    student = ROOT / "student" / master.name
-    if student.exists():
-        outside += [c.source for c in nbformat.read(student, as_version=4).cells]
-    seen = squash("\n".join(outside))
+    seen = squash("\n".join(outside)) + _student_text()
     snippets = []
     for piece in inside:
         key = squash(piece)
         if len(key) >= 20 and key not in seen and piece not in snippets:
             snippets.append(piece)
-    return snippets
+    return tuple(snippets)
 
 
-def leaked(snippets: list[str], text: str) -> list[str]:
-    """The snippets that occur in ``text`` (whitespace ignored)."""
-    flat = squash(text)
+def leaked(snippets, text: str, *, squashed: bool = False) -> list[str]:
+    """The snippets that occur in ``text`` (whitespace ignored; ``squashed``: ``text`` is squashed already)."""
+    flat = text if squashed else squash(text)
     return [s for s in snippets if squash(s) in flat]
+
+
+def figures(docname: str, *, solutions: bool = True) -> int:
+    """How many figures (PNG outputs) a chapter's master notebook holds; ``solutions=False``: outside its solutions
+    (what the slides show)."""
+    import nbformat
+    from course_pkg.homework.student import parse_master
+
+    master = ROOT / f"{docname}.ipynb"
+    if not master.exists():
+        return 0
+    nb = nbformat.read(master, as_version=4)
+    cells = [c for c in nb.cells if c.cell_type == "code"]
+    if not solutions:
+        inside = {id(seg[1]) for segs in parse_master(nb, docname).segments for seg in segs
+                  if seg[0] == "solcode" and len(seg) > 1}
+        cells = [c for c in cells if id(c) not in inside]
+    return sum(1 for c in cells for o in c.get("outputs", []) if "image/png" in o.get("data", {}))
 
 
 def exercise_labels(docname: str) -> list[str]:
@@ -415,14 +439,29 @@ def chapter_titles(html_dir: Path) -> dict[str, str]:
 
 def destination_pages(pdf: bytes, names: list[str]) -> dict[str, int]:
     """The 1-based page of each named destination (an anchor id the page links to) of a printed PDF."""
-    import io
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as raw
 
-    from pypdf import PdfReader
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        found = {}
+        for name in names:
+            dest = raw.FPDF_GetNamedDestByName(doc.raw, name.encode())
+            if dest:
+                found[name] = raw.FPDFDest_GetDestPageIndex(doc.raw, dest) + 1
+        return found
+    finally:
+        doc.close()
 
-    reader = PdfReader(io.BytesIO(pdf))
-    found = reader.named_destinations
-    return {name: reader.get_destination_page_number(found["/" + name]) + 1
-            for name in names if "/" + name in found}
+
+def page_count(pdf: Path) -> int:
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        return len(doc)
+    finally:
+        doc.close()
 
 
 def anchor_id(docname: str) -> str:
@@ -463,7 +502,7 @@ def print_pdf(html_dir: Path, target: Path) -> dict:
                                                        "right": "14mm"}, outline=True, tagged=True)
         # First print: where each chapter starts (the contents link each chapter's anchor, which Chromium keeps as a
         # named destination); second print: the same pages with those numbers written into the contents.
-        first = page.pdf(**options)
+        first = page.pdf(**{**options, "tagged": False})  # the same pages (tags change no layout), in half the time
         at = destination_pages(first, anchors)
         if set(at) != set(anchors):
             sys.exit(f"instructor kit: no destination in the PDF for {sorted(set(anchors) - set(at))}")
@@ -483,7 +522,7 @@ def print_pdf(html_dir: Path, target: Path) -> dict:
                                                                      for _, e in parts for d, t in e},
                                                         "print_seconds": round(took, 1)}, indent=1) + "\n")
     print(f"instructor kit: {target.relative_to(ROOT)} ({len(final) / 1e6:.1f} MB, "
-          f"{len(__import__('pypdf').PdfReader(str(target)).pages)} pages) printed in {took:.1f} s", flush=True)
+          f"{page_count(target)} pages) printed in {took:.1f} s", flush=True)
     return pages
 
 
@@ -507,10 +546,25 @@ DECK = """<!DOCTYPE html>
 <link rel="stylesheet" href="lib/reveal/theme/white.css">
 <link rel="stylesheet" href="lib/slides.css">
 <script>
+// A slide whose content overflows it (the build only estimates sizes) is set in a smaller font when it is shown,
+// down to 0.7 of the deck's; data-scale records the factor.
+window.fitSlide = function (slide) {{
+  if (!slide || !window.Reveal) return;
+  const limit = Reveal.getConfig().height;
+  let scale = 1;
+  slide.style.fontSize = "";
+  while (slide.scrollHeight > limit && scale > 0.7) {{
+    scale = Math.round((scale - 0.05) * 100) / 100;
+    slide.style.fontSize = scale + "em";
+  }}
+  slide.dataset.scale = String(scale);
+}};
 window.MathJax = {{
   tex: {{inlineMath: [["\\\\(", "\\\\)"]], displayMath: [["\\\\[", "\\\\]"]], processEscapes: false}},
   options: {{ignoreHtmlClass: "tex2jax_ignore", processHtmlClass: "tex2jax_process"}},
-  startup: {{pageReady: () => MathJax.startup.defaultPageReady().then(() => window.Reveal && Reveal.layout())}}
+  startup: {{pageReady: () => MathJax.startup.defaultPageReady().then(() => {{
+    if (window.Reveal && Reveal.isReady()) {{ Reveal.layout(); fitSlide(Reveal.getCurrentSlide()); }}
+  }})}}
 }};
 </script>
 <script defer id="MathJax-script" src="lib/mathjax/tex-chtml.js"></script>
@@ -524,6 +578,8 @@ window.MathJax = {{
 <script>
 Reveal.initialize({{hash: true, width: 1280, height: 800, margin: 0.04, center: false, slideNumber: "c/t",
                     transition: "none", plugins: [RevealNotes]}});
+Reveal.on("ready", (event) => fitSlide(event.currentSlide));
+Reveal.on("slidechanged", (event) => fitSlide(event.currentSlide));
 </script>
 </body>
 </html>
@@ -563,12 +619,78 @@ SLIDES_CSS = """
 MISCONCEPTION = ("warning",)
 
 
+# How much one slide holds, in characters of running text: a 1280 x 800 slide at the deck's font size holds about
+# 14 lines of 60 characters below its heading. Each item is estimated by ``cost``; a section's content goes on as many
+# slides as it needs, long lists and tables split across slides. The deck's fit script (FIT_JS) shrinks a slide that
+# still overflows by a little; the browser test fails any slide that would need more.
+LINE = 60
+SLIDE_BUDGET = 13 * LINE
+LIST_BUDGET = 8 * LINE
+EQUATION_COST = 3 * LINE
+TABLE_ROWS = 7
+
+
+def _plain(html: str) -> str:
+    from bs4 import BeautifulSoup
+    return re.sub(r"\s+", " ", BeautifulSoup(html, "html.parser").get_text()).strip()
+
+
+def cost(html: str) -> int:
+    """The estimated height of a slide item, in characters of running text (whole lines)."""
+    from bs4 import BeautifulSoup
+    soup = BeautifulSoup(html, "html.parser")
+    if soup.find("pre"):
+        return LINE * (len(soup.get_text().strip("\n").split("\n")) + 1)
+    items = soup.find_all("li") or [soup]
+    return sum(LINE * (-(-len(_plain(str(item))) // LINE) or 1) for item in items)
+
+
+def list_chunks(el) -> list[str]:
+    """A list as one or more lists, each of at most LIST_BUDGET (an item longer than that stands alone); a numbered
+    list continues its numbering."""
+    el = _clean(el)
+    items = el.find_all("li", recursive=False)
+    chunks, current, load = [], [], 0
+    for item in items:
+        size = cost(str(item))
+        if current and load + size > LIST_BUDGET:
+            chunks.append(current)
+            current, load = [], 0
+        current.append(item)
+        load += size
+    if current:
+        chunks.append(current)
+    out, start = [], int(el.get("start", 1))
+    attrs = "".join(f' {k}="{" ".join(v) if isinstance(v, list) else v}"' for k, v in el.attrs.items() if k != "start")
+    for chunk in chunks:
+        first = f' start="{start}"' if el.name == "ol" and start != 1 else ""
+        out.append(f"<{el.name}{attrs}{first}>" + "".join(str(i) for i in chunk) + f"</{el.name}>")
+        start += len(chunk)
+    return out
+
+
+def table_chunks(table) -> list[str]:
+    """A table as one or more tables of at most TABLE_ROWS body rows, each with the table's header."""
+    table = _clean(table)
+    head = table.find("thead")
+    body = table.find("tbody") or table
+    rows = body.find_all("tr", recursive=False)
+    if head is None and rows and rows[0].find("th"):
+        head, rows = rows[0], rows[1:]
+    if len(rows) <= TABLE_ROWS:
+        return [str(table)]
+    head_html = (str(head) if head.name == "thead" else f"<thead>{head}</thead>") if head is not None else ""
+    return [f"<table>{head_html}<tbody>{''.join(str(r) for r in rows[i:i + TABLE_ROWS])}</tbody></table>"
+            for i in range(0, len(rows), TABLE_ROWS)]
+
+
 class Slide:
     def __init__(self, heading: str, level: int = 2):
         self.heading, self.level = heading, level
         self.body: list[str] = []
         self.notes: list[str] = []
         self.kind = "text"          # "text", "figure", "box", "table"
+        self.load = 0               # estimated size of the body (see cost)
         self.equations = 0
         self.printed = 0
         self.own = 0                # body items that are the slide's own (a subsection heading)
@@ -741,6 +863,13 @@ class DeckBuilder:
             stack.append(current)
             return current
 
+        def room(cost: int):
+            """The slide to put ``cost`` more on: this one, or a fresh one when this one is full or not text."""
+            if current.kind != "text" or (current.load + cost > SLIDE_BUDGET and not current.empty()):
+                fresh()
+            current.load += cost
+            return current
+
         for child in section.children:
             name = getattr(child, "name", None)
             if name is None:
@@ -758,19 +887,17 @@ class DeckBuilder:
             if name == "p":
                 # The prose goes into the notes. A sentence taken out of it could say the opposite of the chapter
                 # (prose often quotes a claim to correct it), so a slide shows only what the chapter emphasizes.
+                points = [f'<p class="point">{_text_html(strong)}</p>' for strong in child.find_all(["strong", "b"])]
+                if points:
+                    room(sum(cost(x) for x in points)).body.extend(points)
                 current.notes.append(str(_clean(child)))
-                for strong in child.find_all(["strong", "b"]):
-                    if current.kind != "text":
-                        fresh()
-                    current.body.append(f'<p class="point">{_text_html(strong)}</p>')
             elif name in ("ul", "ol"):
-                if current.kind != "text":
-                    fresh()
-                current.body.append(str(_clean(child)))
+                for chunk in list_chunks(child):
+                    room(cost(chunk)).body.append(chunk)
             elif name == "div" and "math" in classes:
-                if current.kind != "text" or current.equations >= 3:
+                if current.equations >= 3:
                     fresh()
-                current.body.append(f'<div class="equation">{_text_html(child)}</div>')
+                room(EQUATION_COST).body.append(f'<div class="equation">{_text_html(child)}</div>')
                 current.equations += 1
             elif name == "div" and "admonition" in classes:
                 if any(c in classes for c in MISCONCEPTION):
@@ -782,13 +909,16 @@ class DeckBuilder:
                 images = child.select(".cell_output img")
                 for img in images:
                     fresh("figure").body.append(self.image(img))
-                if short and not images and current.kind == "text" and current.printed < 2:
+                if (short and not images and current.kind == "text" and current.printed < 2
+                        and current.load + cost(short) <= SLIDE_BUDGET):
                     current.body.append(short)  # a few printed lines: the evidence, on the slide
+                    current.load += cost(short)
                     current.printed += 1
                 elif out:
                     current.notes.append(out)
             elif name == "div" and child.find("table") is not None or name == "table":
-                fresh("table").body.append(str(_clean(child.find("table") if name != "table" else child)))
+                for chunk in table_chunks(child.find("table") if name != "table" else child):
+                    fresh("table").body.append(chunk)
             elif name == "div" and "highlight" in " ".join(classes):
                 current.notes.append(str(_clean(child)))
             else:
