@@ -58,7 +58,9 @@ browser-setup: $(INSTALLED)
 ## test: everything, in two pytest runs around the site build. First the unit tests, doctests, the student
 ## notebooks and nbval, which runs every chapter in a fresh kernel and compares each output with the stored one;
 ## nbval's run is recorded (tests/nbval_record.py) and the site is built from it, so no chapter runs twice. Then
-## the browser test of that site and tests/test_determinism.py (the site shows exactly the stored outputs).
+## the browser test of that site and tests/test_determinism.py (the site shows exactly the stored outputs), and
+## the instructor's kit made from the same build (PDF, slides, term site; side by side): tests/test_pdf.py,
+## test_slides.py, test_term_site.py.
 RECORD := _build/nbval
 KIT_TESTS := tests/test_pdf.py tests/test_slides.py tests/test_term_site.py
 SITE_TESTS := tests/test_site_browser.py tests/test_determinism.py $(KIT_TESTS)
@@ -67,7 +69,7 @@ test: $(INSTALLED) browser-setup
 	$(BIN)/python -m pytest -n $(JOBS) --doctest-modules $(NBVAL) -p tests.nbval_record $(call junit,checks) \
 	  --nbval-record $(RECORD) course_pkg tests book $(addprefix --deselect ,$(SITE_TESTS)) || rc=$$?; \
 	{ $(BIN)/python tools/execute_book.py --from-record $(RECORD) --jobs $(JOBS) && \
-	  $(MAKE) --no-print-directory book SOLUTIONS=hide && $(MAKE) --no-print-directory site SOLUTIONS=show; } || rc=$$?; \
+	  $(MAKE) --no-print-directory -j $(JOBS) site _build/html-term/.built SOLUTIONS=show; } || rc=$$?; \
 	$(BIN)/python -m pytest -n $(JOBS) $(call junit,site) $(SITE_TESTS) || rc=$$?; \
 	exit $$rc
 

@@ -227,12 +227,19 @@ def sphinx_build(builder: str, outdir: Path, *, hide_solutions: bool = False) ->
                  "nitpicky": True}
     if hide_solutions:
         overrides["hide_solutions"] = True
+    env = DOCTREES / "environment.pickle"
+    before = env.stat().st_mtime_ns
     start = time.perf_counter()
     result = build_sphinx(ROOT, outdir, use_external_toc=True, noconfig=True, path_config=str(ROOT / "_config.yml"),
                           confoverrides=overrides, doctreedir=DOCTREES, builder=builder, freshenv=False, force_all=True,
                           warningiserror=True, keep_going=True, quiet=True)
     if isinstance(result, Exception) or result:
         sys.exit(f"instructor kit: the {builder} build into {outdir.relative_to(ROOT)} failed ({result!r}); see above")
+    # Sphinx saves its environment only when it has read a page again, which could have executed a notebook: the
+    # site build must be current (make runs it first), and then the kit's builds only write (several may run at once).
+    if env.stat().st_mtime_ns != before:
+        sys.exit(f"instructor kit: the {builder} build read pages again: the site build in {DOCTREES.relative_to(ROOT)} "
+                 "was not current; run `make book`")
     print(f"instructor kit: {builder} build into {outdir.relative_to(ROOT)} in {time.perf_counter() - start:.1f} s",
           flush=True)
 
@@ -500,9 +507,11 @@ def print_pdf(html_dir: Path, target: Path) -> dict:
         options = dict(format="A4", print_background=True, display_header_footer=True, header_template=HEADER,
                        footer_template=FOOTER, margin={"top": "16mm", "bottom": "16mm", "left": "14mm",
                                                        "right": "14mm"}, outline=True, tagged=True)
+        # (Chromium makes the outline, one bookmark per heading, from the tags of a tagged print only)
         # First print: where each chapter starts (the contents link each chapter's anchor, which Chromium keeps as a
         # named destination); second print: the same pages with those numbers written into the contents.
-        first = page.pdf(**{**options, "tagged": False})  # the same pages (tags change no layout), in half the time
+        # The first print is untagged: the same pages (tags change no layout) in about half the time.
+        first = page.pdf(**{**options, "tagged": False, "outline": False})
         at = destination_pages(first, anchors)
         if set(at) != set(anchors):
             sys.exit(f"instructor kit: no destination in the PDF for {sorted(set(anchors) - set(at))}")
