@@ -3,7 +3,8 @@
 Read back with PDFium (pypdfium2): a plausible page count for the chapters of ``_toc.yml``; every chapter's title on the page
 the table of contents gives for it (and that page is where the PDF's bookmark for the chapter points); every page
 numbered in its footer; as many embedded images as the chapters' notebooks have figures; no TeX left unrendered;
-and the longest lines of code and printed output present in full (wrapped, not cut off at the margin).
+the longest lines of code and printed output present in full (wrapped, not cut off at the margin), and no
+text in the side margins (where a formula or line too wide for the page would run off it).
 ``make test`` prints the PDF before this runs.
 """
 from __future__ import annotations
@@ -134,3 +135,21 @@ def test_long_code_and_output_lines_are_not_cut_off(texts):
     assert len(longest[-1]) > 60, "expected long lines to test the wrapping with"
     clipped = [line for line in longest if flat(line) not in everything]
     assert not clipped, f"lines cut off (or missing) in the PDF: {clipped[:5]}"
+
+
+def test_nothing_runs_into_the_side_margins(reader):
+    """Text that is cut off at the page's edge (a formula or a line of code too wide) first crosses the 14 mm side
+    margin, where nothing else is printed (header and footer end at the margin)."""
+    margin = 14 * 72 / 25.4 - 1  # points
+    crossing = []
+    for i in range(len(reader)):
+        page = reader[i]
+        width, height = page.get_size()
+        text = reader[i].get_textpage()
+        side = (text.get_text_bounded(left=width - margin, bottom=0, right=width + 10_000, top=height)
+                + text.get_text_bounded(left=-10_000, bottom=0, right=margin, top=height))
+        # private-use characters are icon glyphs of the theme's font (hidden buttons), not text
+        visible = "".join(c for c in side if not c.isspace() and not "\ue000" <= c <= "\uf8ff")
+        if visible:
+            crossing.append((i + 1, visible[:40]))
+    assert not crossing, f"text in the side margins (cut off at the edge?), (page, text): {crossing[:10]}"

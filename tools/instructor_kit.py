@@ -425,6 +425,26 @@ PREPARE_JS = r"""
 }
 """
 
+# A4 (210 mm) less the 14 mm margins, in CSS pixels (96 per inch)
+PRINT_WIDTH_PX = int((210 - 2 * 14) / 25.4 * 96)
+
+FIT_MATH_JS = r"""
+() => {
+  let shrunk = 0;
+  for (const box of document.querySelectorAll('mjx-container[display="true"]')) {
+    const math = box.querySelector(':scope > mjx-math') || box.firstElementChild;
+    if (!math) continue;
+    const room = box.clientWidth, need = math.getBoundingClientRect().width;
+    if (room > 0 && need > room) {
+      const size = parseFloat(getComputedStyle(box).fontSize);
+      box.style.fontSize = (size * room / need * 0.98) + 'px';
+      shrunk += 1;
+    }
+  }
+  return shrunk;
+}
+"""
+
 HEADER = ('<div style="font-size:7.5pt;width:100%;padding:0 14mm;color:#555;font-family:sans-serif;">'
           '<span class="title"></span></div>')
 FOOTER = ('<div style="font-size:7.5pt;width:100%;padding:0 14mm;color:#555;font-family:sans-serif;text-align:right">'
@@ -501,6 +521,11 @@ def print_pdf(html_dir: Path, target: Path) -> dict:
         page.add_style_tag(content=PRINT_CSS)
         page.evaluate(PREPARE_JS, [config["title"], config.get("author", ""), parts])
         page.evaluate("() => document.fonts.ready.then(() => true)")
+        # Laid out as printed (print styles, the width of an A4 page inside its margins), a display formula wider
+        # than the page is set smaller until it fits (MathJax 3 does not break lines); code and outputs wrap.
+        page.emulate_media(media="print")
+        page.set_viewport_size({"width": PRINT_WIDTH_PX, "height": 1100})
+        shrunk = page.evaluate(FIT_MATH_JS)
         raw = page.evaluate("() => (document.querySelector('article') || document.body).innerText")
         if "$$" in raw:
             sys.exit("instructor kit: raw $$ left in the single page after MathJax: a formula was not typeset")
@@ -529,6 +554,7 @@ def print_pdf(html_dir: Path, target: Path) -> dict:
     target.write_bytes(final)
     (target.with_suffix(".json")).write_text(json.dumps({"chapters": {d: {"title": t, "page": pages[d]}
                                                                      for _, e in parts for d, t in e},
+                                                        "formulas_set_smaller": shrunk,
                                                         "print_seconds": round(took, 1)}, indent=1) + "\n")
     print(f"instructor kit: {target.relative_to(ROOT)} ({len(final) / 1e6:.1f} MB, "
           f"{page_count(target)} pages) printed in {took:.1f} s", flush=True)
