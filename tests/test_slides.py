@@ -11,6 +11,7 @@ published site links each deck and the PDF. ``make test`` builds the decks befor
 """
 from __future__ import annotations
 
+import copy
 import functools
 import http.server
 import re
@@ -55,6 +56,7 @@ def deck_path(docname: str) -> Path:
     return DECKS / f"{Path(docname).name}.html"
 
 
+@functools.lru_cache(maxsize=None)
 def chapter_page(docname: str) -> BeautifulSoup:
     return BeautifulSoup((kit.SITE / f"{docname}.html").read_text(), "html.parser")
 
@@ -63,7 +65,9 @@ def article(soup: BeautifulSoup):
     return soup.select_one("article.bd-article") or soup
 
 
+@functools.lru_cache(maxsize=None)
 def deck(docname: str) -> BeautifulSoup:
+    """The parsed deck (shared: callers that change it work on ``slides_only``'s copy)."""
     return BeautifulSoup(deck_path(docname).read_text(), "html.parser")
 
 
@@ -117,6 +121,7 @@ def test_deck_carries_the_chapter(docname):
     for math in page.select("div.math"):
         if math.find_parent(class_=["solution", "exercise"]):
             continue
+        math = copy.copy(math)  # the parsed page is shared
         for link in math.select("a.headerlink"):
             link.decompose()
         assert kit.squash(math.get_text()) in text, f"display equation missing: {math.get_text()[:80]!r}"
