@@ -648,6 +648,10 @@ SLIDES_CSS = """
 .reveal .exercises li { font-size: 0.8em; }
 .reveal code { font-size: 0.85em; color: #1d3f73; }
 .reveal pre { box-shadow: none; }
+/* contrast of at least 4.5:1 (the browser test's axe audit): links, and the slide number on a solid background */
+.reveal a { color: #1a4f8a; }
+.reveal .slide-number { background-color: #333; color: #fff; }
+.reveal .slide-number a { color: #fff; }
 """
 
 # Boxes that are misconceptions (the chapters' "A common misconception" admonitions are of class warning).
