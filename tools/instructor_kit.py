@@ -5,6 +5,9 @@
     python tools/instructor_kit.py term                     # _build/html-term: the site with every solution removed
     python tools/instructor_kit.py publish [--solutions hide]   # copy the PDF and the decks into the site folder
 
+(``make pdf``, ``make slides``, ``make book SOLUTIONS=hide`` and ``make site`` run these after the site build; ``make
+test`` runs them side by side, then tests/test_pdf.py, test_slides.py and test_term_site.py.)
+
 Nothing here executes a notebook. Every build takes the outputs of the site build (``make book``): the
 Sphinx builds below (single page for the PDF, the term site) load the site build's parsed pages from
 ``_build/.doctrees``, whose outputs came from the execution cache that ``tools/execute_book.py`` fills from the
