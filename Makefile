@@ -1,6 +1,9 @@
 # Two commands do everything from a fresh clone (only python3 and make needed):
 #   make test   set up .venv and the browser, build the site, run every test: unit, doctest, browser, nbval, determinism
 #   make book   set up .venv, build the HTML site into _build/html
+# The instructor's kit (tools/instructor_kit.py; none of it executes a notebook again):
+#   make pdf    the book as one PDF, _build/pdf/book.pdf        make slides   a reveal.js deck per chapter, _build/slides
+#   make site   the site with the PDF and the decks in it       make book SOLUTIONS=hide   the term site, _build/html-term
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 PYTHON ?= python3
@@ -29,7 +32,7 @@ JUNIT ?=
 junit = $(if $(JUNIT),--junitxml=$(JUNIT)/$(1).xml)
 
 .PHONY: install lock test unit nbval browser browser-setup book execute refresh retarget students grade bench \
-        stability clean
+        stability clean pdf slides site
 .DEFAULT_GOAL := test
 
 ## install: .venv with the locked environment (requirements.txt, made from requirements.in by `make lock`)
@@ -55,15 +58,18 @@ browser-setup: $(INSTALLED)
 ## test: everything, in two pytest runs around the site build. First the unit tests, doctests, the student
 ## notebooks and nbval, which runs every chapter in a fresh kernel and compares each output with the stored one;
 ## nbval's run is recorded (tests/nbval_record.py) and the site is built from it, so no chapter runs twice. Then
-## the browser test of that site and tests/test_determinism.py (the site shows exactly the stored outputs).
+## the browser test of that site and tests/test_determinism.py (the site shows exactly the stored outputs), and
+## the instructor's kit made from the same build (PDF, slides, term site; side by side): tests/test_pdf.py,
+## test_slides.py, test_term_site.py.
 RECORD := _build/nbval
-SITE_TESTS := tests/test_site_browser.py tests/test_determinism.py
+KIT_TESTS := tests/test_pdf.py tests/test_slides.py tests/test_term_site.py
+SITE_TESTS := tests/test_site_browser.py tests/test_determinism.py $(KIT_TESTS)
 test: $(INSTALLED) browser-setup
 	rc=0; \
 	$(BIN)/python -m pytest -n $(JOBS) --doctest-modules $(NBVAL) -p tests.nbval_record $(call junit,checks) \
 	  --nbval-record $(RECORD) course_pkg tests book $(addprefix --deselect ,$(SITE_TESTS)) || rc=$$?; \
 	{ $(BIN)/python tools/execute_book.py --from-record $(RECORD) --jobs $(JOBS) && \
-	  $(MAKE) --no-print-directory book; } || rc=$$?; \
+	  $(MAKE) --no-print-directory -j $(JOBS) site _build/html-term/.built SOLUTIONS=show; } || rc=$$?; \
 	$(BIN)/python -m pytest -n $(JOBS) $(call junit,site) $(SITE_TESTS) || rc=$$?; \
 	exit $$rc
 
@@ -82,8 +88,34 @@ browser: $(INSTALLED) browser-setup book
 execute: $(INSTALLED)
 	$(BIN)/python tools/execute_book.py --if-stale --jobs $(JOBS)
 
-## book: build the site; any change to a chapter, the package, the config or the lock re-executes every notebook
-book: _build/html/.built
+## book: build the site; any change to a chapter, the package, the config or the lock re-executes every notebook.
+## SOLUTIONS=hide: also the term site, every exercise and no solution, into its own folder _build/html-term (written
+## from the site build's parsed pages: nothing executes again; book/_ext/editions.py removes the solutions)
+SOLUTIONS ?= show
+ifeq ($(filter $(SOLUTIONS),show hide),)
+$(error SOLUTIONS must be show or hide, not "$(SOLUTIONS)")
+endif
+KIT := $(BIN)/python tools/instructor_kit.py
+KIT_SOURCES := tools/instructor_kit.py book/_ext/editions.py
+book: _build/html/.built $(if $(filter hide,$(SOLUTIONS)),_build/html-term/.built)
+
+_build/html-term/.built: _build/html/.built $(KIT_SOURCES)
+	$(KIT) term
+	touch $@
+
+## pdf: the whole book as one PDF, _build/pdf/book.pdf (SOLUTIONS=hide: book-term.pdf, without solutions): the
+## single-page build of the site's parsed pages, printed by Chromium once MathJax has typeset it (no TeX)
+pdf: _build/html/.built browser-setup
+	$(KIT) pdf --solutions $(SOLUTIONS)
+
+## slides: a reveal.js deck per chapter of _toc.yml, _build/slides/NN_name.html, made from the built chapter pages
+slides: _build/html/.built browser-setup
+	$(KIT) slides
+
+## site: the PDF and the decks copied into the site (_build/html; SOLUTIONS=hide: _build/html-term), where the
+## welcome page links the PDF and each chapter its deck: what the Pages workflow publishes
+site: book pdf slides
+	$(KIT) publish --solutions $(SOLUTIONS)
 
 _build/html/.built: $(INSTALLED) $(BOOK_SOURCES)
 	$(BIN)/python tools/execute_book.py --if-stale --jobs $(JOBS)

@@ -8,7 +8,8 @@ Chromium, the first of these that works:
   3. Playwright's own Chromium (``playwright install chromium``), where this machine can download it;
   4. else stop with one message that names both ways.
 axe-core: the npm package pinned in ``package-lock.json``, installed with ``npm ci`` into ``node_modules``; the
-test reads ``node_modules/axe-core/axe.min.js`` and injects it into each page, so the audit runs offline.
+test reads ``node_modules/axe-core/axe.min.js`` and injects it into each page, so the audit runs offline. The same
+``npm ci`` installs reveal.js, which the lecture decks (``make slides``) copy from ``node_modules``.
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+# reveal.js, the lecture decks' presentation engine (tools/instructor_kit.py slides), comes from the same npm ci.
+REVEAL = ROOT / "node_modules" / "reveal.js" / "dist" / "reveal.js"
 LOCK = ROOT / "package-lock.json"
 
 HOW = ("the browser test needs Chromium, and this machine has none that it could install. Either\n"
@@ -99,7 +102,7 @@ def ensure_chromium() -> Path:
 
 
 def ensure_axe() -> Path:
-    if AXE.exists() and AXE.stat().st_mtime >= LOCK.stat().st_mtime:
+    if AXE.exists() and REVEAL.exists() and AXE.stat().st_mtime >= LOCK.stat().st_mtime:
         return AXE
     if not shutil.which("npm"):
         apt_install("npm")
@@ -109,8 +112,8 @@ def ensure_axe() -> Path:
                  "Node.js with npm (sudo apt-get install npm), then run make test again.")
     cmd = [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"]
     print(f"browser setup: {' '.join(cmd)}", flush=True)
-    if subprocess.run(cmd, cwd=ROOT).returncode != 0 or not AXE.exists():
-        sys.exit("browser setup: `npm ci` did not install axe-core (see its message above)")
+    if subprocess.run(cmd, cwd=ROOT).returncode != 0 or not AXE.exists() or not REVEAL.exists():
+        sys.exit("browser setup: `npm ci` did not install axe-core and reveal.js (see its message above)")
     AXE.touch()
     return AXE
 

@@ -1,4 +1,4 @@
-"""Sphinx extension: on each chapter with exercises, link the homework version on Colab.
+"""Sphinx extension: on each chapter with exercises, link the homework version on Colab; on each chapter, its slides.
 
 Also writes a 404 page for GitHub Pages, fixes two console errors of the theme stack, and marks bibliography
 entries up as list items (accessibility). The link is derived from ``_config.yml``'s repository url and branch (exposed
@@ -8,6 +8,7 @@ exists.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from docutils import nodes
@@ -17,6 +18,26 @@ from sphinx.writers.html5 import HTML5Translator
 def colab_url(repository_url: str, branch: str, path: str) -> str:
     owner_repo = repository_url.rstrip("/").removeprefix("https://github.com/")
     return f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/{path}"
+
+
+def add_slides_link(app, doctree, docname):
+    """Each numbered chapter (``book/NN_name``) links its lecture deck, ``slides/NN_name.html`` next to the site's
+    pages (made by ``tools/instructor_kit.py slides``, copied into the site by ``make site``)."""
+    name = docname.rsplit("/", 1)[-1]
+    if not re.match(r"^\d\d_", name):
+        return
+    para = nodes.paragraph(classes=["slides-link"])
+    para += nodes.reference("", "Lecture slides for this chapter", classes=["slides-deck-link"],
+                            refuri="../" * docname.count("/") + f"slides/{name}.html")
+    para += nodes.Text(" (reveal.js: press S for the speaker notes, which hold the chapter's prose).")
+    sections = list(doctree.findall(nodes.section))
+    if sections:
+        title = sections[0].next_node(nodes.title)
+        at = sections[0].index(title) + 1
+        while (at < len(sections[0]) and isinstance(sections[0][at], nodes.Element)
+               and "homework-link" in sections[0][at].get("classes", [])):
+            at += 1
+        sections[0].insert(at, para)
 
 
 def add_homework_link(app, doctree, docname):
@@ -96,4 +117,5 @@ def setup(app):
     app.connect("html-page-context", fix_theme_page_context, priority=900)
     app.connect("build-finished", write_404)
     app.connect("doctree-resolved", add_homework_link)
+    app.connect("doctree-resolved", add_slides_link, priority=600)  # after the homework link
     return {"parallel_read_safe": True, "parallel_write_safe": True}

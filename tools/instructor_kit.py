@@ -1,0 +1,1065 @@
+"""The instructor's kit: the book as one PDF, a lecture deck per chapter, and the site without solutions.
+
+    python tools/instructor_kit.py pdf [--solutions hide]   # _build/pdf/book.pdf (book-term.pdf: no solutions)
+    python tools/instructor_kit.py slides                   # _build/slides/NN_name.html, one reveal.js deck each
+    python tools/instructor_kit.py term                     # _build/html-term: the site with every solution removed
+    python tools/instructor_kit.py publish [--solutions hide]   # copy the PDF and the decks into the site folder
+
+(``make pdf``, ``make slides``, ``make book SOLUTIONS=hide`` and ``make site`` run these after the site build; ``make
+test`` runs them side by side, then tests/test_pdf.py, test_slides.py and test_term_site.py.)
+
+Nothing here executes a notebook. Every build takes the outputs of the site build (``make book``): the
+Sphinx builds below (single page for the PDF, the term site) load the site build's parsed pages from
+``_build/.doctrees``, whose outputs came from the execution cache that ``tools/execute_book.py`` fills from the
+current code (the extension ``fresh_outputs`` refuses any other cache), and only write them out again; the decks
+are made from the built chapter pages in ``_build/html``. Chapters are the numbered entries of ``_toc.yml``
+(``book/NN_name``), so a new chapter gets its deck, its pages in the PDF and its term page on the next build.
+
+* ``pdf``: the single-page HTML build (``_build/singlehtml``), printed by Chromium (Debian's
+  ``/usr/bin/chromium`` where it exists, see ``tools/browser_setup.py``) once MathJax has typeset every formula,
+  with print styles that wrap code and outputs, start each chapter on a new page, and put the book's title in the
+  header and the page number in the footer. It is printed twice: in the first print, the named destination of each
+  chapter's anchor (the contents link it) gives the chapter's page, which the second print writes into the table of contents. No TeX.
+* ``slides``: for each chapter page, one horizontal slide per section (``##``) with its subsections and overflow
+  below it: the phrases the section sets in bold, its lists, display equations, tables and short printed outputs, each
+  figure of the executed notebook, and each misconception box (admonition of class ``warning``); the prose and the
+  longer outputs go into the speaker notes (press ``S``). No sentence of prose is lifted onto a slide: prose often
+  quotes a claim in order to correct it. Exercises are listed by their statements' first sentence; solutions never appear. The
+  decks load reveal.js (npm, ``node_modules``) and MathJax (``book/_static/mathjax``) from ``_build/slides/lib``.
+* ``term``: the site with ``hide_solutions`` (``book/_ext/editions.py`` removes gated solutions, their code
+  cells and outputs), into ``_build/html-term``; its notebook downloads and Colab buttons are the student notebooks.
+* ``publish``: ``book.pdf`` (the term PDF for the term site) and ``slides/`` into ``_build/html`` or
+  ``_build/html-term``, where the welcome page and the chapter pages link them.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import functools
+import http.server
+import json
+import re
+import shutil
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlparse
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "_build"
+DOCTREES = BUILD / ".doctrees"  # the site build's (jupyter-book's default for _build/html)
+SITE = BUILD / "html"
+TERM_SITE = BUILD / "html-term"
+SLIDES = BUILD / "slides"
+PDF_DIR = BUILD / "pdf"
+MATHJAX = ROOT / "book" / "_static" / "mathjax"
+REVEAL = ROOT / "node_modules" / "reveal.js" / "dist"
+CHAPTER = re.compile(r"^\d\d_")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+sys.path.insert(0, str(ROOT / "tools"))
+
+
+# ----------------------------------------------------------------------------------------------- the book's chapters
+
+def toc_files() -> list[str]:
+    """Every file of ``_toc.yml`` in reading order (``book/index``, ``book/01_...``, ...)."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    walk(toc.get("parts"))
+    walk(toc.get("chapters"))
+    walk(toc.get("sections"))
+    return [f.removesuffix(".ipynb").removesuffix(".md") for f in files]
+
+
+def chapters() -> list[str]:
+    """The numbered chapters of ``_toc.yml``, as docnames (``book/03_regression``)."""
+    return [f for f in toc_files() if CHAPTER.match(Path(f).name)]
+
+
+def toc_parts() -> list[tuple[str, list[str]]]:
+    """(part caption, docnames) in reading order; the root page is not listed."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    parts = []
+    for part in toc.get("parts", []) or [{"caption": "", "chapters": toc.get("chapters", [])}]:
+        names = []
+
+        def walk(entries):
+            for entry in entries or []:
+                if "file" in entry:
+                    names.append(entry["file"].removesuffix(".ipynb").removesuffix(".md"))
+                walk(entry.get("sections"))
+
+        walk(part.get("chapters"))
+        parts.append((part.get("caption", ""), names))
+    return parts
+
+
+# ----------------------------------------------------------------------------------------------- solutions
+
+# Plain prose of a solution, as it survives rendering: letters, spaces, commas and semicolons only (markup, math,
+# code, quotes and dashes, which Sphinx may turn typographic, break a run).
+_PROSE_RUN = re.compile(r"[A-Za-z][A-Za-z ,;]{38,}[A-Za-z]")
+
+
+def squash(text: str) -> str:
+    """Text without any whitespace: how page text and notebook text are compared (rendered code has its tokens in
+    separate elements, so spaces come and go)."""
+    return re.sub(r"\s+", "", text)
+
+
+def _cell_text(cell) -> str:
+    parts = [cell.source]
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream":
+            parts.append(out.get("text", ""))
+        elif "text/plain" in out.get("data", {}) and "image/png" not in out["data"]:
+            parts.append(out["data"]["text/plain"])  # (a figure's text form is its alt text, not page text)
+    return "\n".join(parts)
+
+
+@functools.lru_cache(maxsize=1)
+def _student_text() -> str:
+    """Every cell of every student notebook, squashed: what the course hands out anyway."""
+    import nbformat
+    return squash("\n".join(c.source for path in sorted((ROOT / "student").glob("*.ipynb"))
+                             for c in nbformat.read(path, as_version=4).cells))
+
+
+@functools.lru_cache(maxsize=None)
+def solution_snippets(docname: str) -> tuple[str, ...]:
+    """Distinctive pieces of a chapter's solutions (``course_pkg.homework.student.parse_master``): every line of
+    solution code and its printed output with 20 or more characters, and every run of 40 or more characters of plain
+    prose in solution markdown; minus whatever also appears outside the solutions (the rest of the master, and the
+    student notebooks of every chapter, which keep each solution's ``def`` line and docstring). Empty for a page without a notebook."""
+    import nbformat
+    from course_pkg.homework.student import parse_master
+
+    master = ROOT / f"{docname}.ipynb"
+    if not master.exists():
+        return []
+    nb = nbformat.read(master, as_version=4)
+    parsed = parse_master(nb, docname)
+    inside, outside = [], []
+    for i, segments in enumerate(parsed.segments):
+        for segment in segments:
+            kind, item = segment[0], (segment[1] if len(segment) > 1 else None)
+            if kind == "solcode":
+                inside += [line.strip() for line in _cell_text(item).split("\n")]
+            elif kind in ("drop", "solution") and hasattr(item, "lines"):
+                inside += _PROSE_RUN.findall("\n".join(item.lines))
+            elif kind == "drop":  # a raw cell inside a solution
+                inside += _PROSE_RUN.findall(item.source)
+            elif kind in ("code", "raw"):
+                outside.append(_cell_text(item))
+            elif kind == "keep":
+                outside.append("\n".join(item.lines))
+    seen = squash("\n".join(outside)) + _student_text()
+    snippets = []
+    for piece in inside:
+        key = squash(piece)
+        if len(key) >= 20 and key not in seen and piece not in snippets:
+            snippets.append(piece)
+    return tuple(snippets)
+
+
+def leaked(snippets, text: str, *, squashed: bool = False) -> list[str]:
+    """The snippets that occur in ``text`` (whitespace ignored; ``squashed``: ``text`` is squashed already)."""
+    flat = text if squashed else squash(text)
+    return [s for s in snippets if squash(s) in flat]
+
+
+def figures(docname: str, *, solutions: bool = True) -> int:
+    """How many figures (PNG outputs) a chapter's master notebook holds; ``solutions=False``: outside its solutions
+    (what the slides show)."""
+    import nbformat
+    from course_pkg.homework.student import parse_master
+
+    master = ROOT / f"{docname}.ipynb"
+    if not master.exists():
+        return 0
+    nb = nbformat.read(master, as_version=4)
+    cells = [c for c in nb.cells if c.cell_type == "code"]
+    if not solutions:
+        inside = {id(seg[1]) for segs in parse_master(nb, docname).segments for seg in segs
+                  if seg[0] == "solcode" and len(seg) > 1}
+        cells = [c for c in cells if id(c) not in inside]
+    return sum(1 for c in cells for o in c.get("outputs", []) if "image/png" in o.get("data", {}))
+
+
+def exercise_labels(docname: str) -> list[str]:
+    """The ``:label:`` of every exercise of a chapter's master notebook, in order."""
+    import nbformat
+    from course_pkg.homework.student import split_blocks
+
+    master = ROOT / f"{docname}.ipynb"
+    if not master.exists():
+        return []
+    labels = []
+    for cell in nbformat.read(master, as_version=4).cells:
+        if cell.cell_type == "markdown":
+            labels += [b.options.get("label", "") for b in split_blocks(cell.source)
+                       if b.kind == "directive" and b.name in ("exercise", "exercise-start")]
+    return labels
+
+
+# ----------------------------------------------------------------------------------------------- Sphinx builds
+
+def sphinx_build(builder: str, outdir: Path, *, hide_solutions: bool = False) -> None:
+    """One more build from the site build's parsed pages (``_build/.doctrees``), with the site's strict settings."""
+    from jupyter_book.sphinx import build_sphinx
+
+    if not (DOCTREES / "environment.pickle").exists():
+        sys.exit(f"instructor kit: no site build in {DOCTREES.relative_to(ROOT)}: run `make book` first")
+    # The same configuration as `jupyter-book build . -W -n --keep-going` (Makefile), so Sphinx finds the pages it
+    # parsed current and reads none again (a different configuration would make it re-read all of them).
+    overrides = {"external_toc_path": (ROOT / "_toc.yml").as_posix(), "latex_individualpages": False,
+                 "nitpicky": True}
+    if hide_solutions:
+        overrides["hide_solutions"] = True
+    env = DOCTREES / "environment.pickle"
+    before = env.stat().st_mtime_ns
+    start = time.perf_counter()
+    result = build_sphinx(ROOT, outdir, use_external_toc=True, noconfig=True, path_config=str(ROOT / "_config.yml"),
+                          confoverrides=overrides, doctreedir=DOCTREES, builder=builder, freshenv=False, force_all=True,
+                          warningiserror=True, keep_going=True, quiet=True)
+    if isinstance(result, Exception) or result:
+        sys.exit(f"instructor kit: the {builder} build into {outdir.relative_to(ROOT)} failed ({result!r}); see above")
+    # Sphinx saves its environment only when it has read a page again, which could have executed a notebook: the
+    # site build must be current (make runs it first), and then the kit's builds only write (several may run at once).
+    if env.stat().st_mtime_ns != before:
+        sys.exit(f"instructor kit: the {builder} build read pages again: the site build in {DOCTREES.relative_to(ROOT)} "
+                 "was not current; run `make book`")
+    print(f"instructor kit: {builder} build into {outdir.relative_to(ROOT)} in {time.perf_counter() - start:.1f} s",
+          flush=True)
+
+
+def term() -> Path:
+    sphinx_build("html", TERM_SITE, hide_solutions=True)
+    return TERM_SITE
+
+
+# ----------------------------------------------------------------------------------------------- a local web server
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@contextmanager
+def serve(folder: Path):
+    """Serve ``folder`` on localhost (MathJax loads its fonts and extensions by URL; file:// would refuse some)."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+
+
+# Bootstrap's scroll spy (the theme's "on this page" list) cannot select the single-page build's own anchors
+# (#document-book/NN_name: a "/" is not valid in a CSS selector) and throws once on load; printing is unaffected.
+KNOWN_PAGE_ERROR = re.compile(r"^Failed to execute 'querySelector' on 'Element': '#document-[^']*' is not a valid selector")
+
+
+@contextmanager
+def chromium_page():
+    """A headless Chromium page that may load nothing from another host."""
+    import browser_setup
+    from playwright.sync_api import sync_playwright
+
+    chromium = browser_setup.find_chromium()
+    if chromium is None:
+        sys.exit("instructor kit: " + browser_setup.HOW)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(180_000)
+            problems = []
+
+            def route(r):
+                if urlparse(r.request.url).hostname not in ("127.0.0.1", None) and not r.request.url.startswith("data:"):
+                    problems.append(f"off-site request refused: {r.request.url}")
+                    return r.abort()
+                return r.continue_()
+
+            page.route("**/*", route)
+            page.on("pageerror", lambda e: None if KNOWN_PAGE_ERROR.search(str(e)) else problems.append(f"page error: {e}"))
+            page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url} ({r.failure})"))
+            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+            yield page, problems
+        finally:
+            browser.close()
+
+
+# ----------------------------------------------------------------------------------------------- the PDF
+
+PRINT_CSS = r"""
+@page { size: A4; margin: 16mm 14mm 16mm 14mm; }
+html, body { background: #fff !important; color: #000 !important; font-size: 10.5pt; }
+/* the page chrome of the site */
+.bd-header, .bd-header-article, .bd-sidebar-primary, .bd-sidebar-secondary, .bd-footer, .bd-footer-article,
+.bd-footer-content, .prev-next-area, .header-article, .skip-link, #pst-skip-link, .search-button-field,
+.theme-switch-button, .headerlink, .copybtn, .toggle-button, button.toggle-button, .homework-link,
+.slides-link, .pst-scrollable-table-container::-webkit-scrollbar, .sidebar-toggle, .back-to-top,
+#pst-back-to-top, .bd-search, .search-button
+  { display: none !important; }
+.bd-container, .bd-container__inner, .bd-main, .bd-content, .bd-article-container, .bd-article, .bd-page-width
+  { max-width: none !important; width: auto !important; margin: 0 !important; padding: 0 !important;
+    display: block !important; overflow: visible !important; }
+/* code and outputs wrap instead of running off the page */
+pre, .highlight pre, div.highlight, .cell_output pre, .output pre, code
+  { white-space: pre-wrap !important; overflow-wrap: anywhere !important; word-break: break-word;
+    overflow: visible !important; max-height: none !important; }
+pre { font-size: 8.5pt !important; line-height: 1.3 !important; }
+.cell_output, .output, .cell, .cell_input, div.highlight, .pst-scrollable-table-container
+  { overflow: visible !important; max-height: none !important; }
+table { font-size: 9pt; }
+img { max-width: 100% !important; height: auto !important; break-inside: avoid; }
+mjx-container[display="true"] { overflow: visible !important; max-width: 100%; }
+/* solutions print open */
+.toggle-hidden, .dropdown > :not(.admonition-title), details > * { display: block !important;
+  visibility: visible !important; opacity: 1 !important; height: auto !important; max-height: none !important; }
+.admonition, figure, .cell_output img, mjx-container[display="true"] { break-inside: avoid; }
+h1, h2, h3 { break-after: avoid; }
+/* the theme's print styles hide a page's first h1 (its own print header repeats it): here each chapter keeps it */
+.bd-main .bd-content .bd-article h1, .bd-article h1 { display: block !important; }
+/* each chapter starts a page */
+.course-chapter { break-before: page; }
+#course-cover { break-after: page; text-align: center; padding-top: 30vh; }
+#course-cover h1 { break-before: auto; font-size: 26pt; }
+#course-contents { break-after: page; }
+#course-contents h2 { font-size: 16pt; }
+#course-contents ol { list-style: none; padding-left: 0; }
+#course-contents li.part { font-weight: 600; margin-top: 0.8em; }
+#course-contents li.entry { display: flex; margin: 0.15em 0 0.15em 1.2em; }
+#course-contents li.entry .title { flex: 0 1 auto; }
+#course-contents li.entry .dots { flex: 1 1 auto; border-bottom: 1px dotted #666; margin: 0 0.4em 0.3em; }
+#course-contents li.entry .page { flex: 0 0 auto; }
+a { color: #000 !important; text-decoration: none !important; }
+"""
+
+# Opens every dropdown, and puts a cover and a table of contents before the first page of the book.
+PREPARE_JS = r"""
+([title, author, parts]) => {
+  // Only the book itself is printed: the site's header, sidebars, footers and buttons go (the theme's own print
+  // styles would keep some of them, such as the "on this page" list).
+  document.querySelectorAll(['.bd-header', '.bd-header-article', '.header-article', '.bd-sidebar-primary',
+    '.bd-sidebar-secondary', '.bd-footer', '.bd-footer-content', '.bd-footer-article', '.prev-next-area',
+    '#pst-skip-link', '#pst-back-to-top', '.search-button__wrapper', '.pst-async-banner-revealer',
+    'label.overlay', 'input.sidebar-toggle', '.homework-link', '.slides-link', '.onlyprint'].join(', ')).forEach(e => e.remove());
+  document.querySelectorAll('details').forEach(d => d.open = true);
+  document.querySelectorAll('.toggle-hidden').forEach(e => e.classList.remove('toggle-hidden'));
+  const article = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+  // The single page nests every document inside the welcome page's table of contents (chapter titles become h3,
+  // and the welcome page's last sections come after the book). Each document becomes a top-level chapter, in order,
+  // after the whole welcome page, with its headings raised two levels (so the PDF's bookmarks nest properly).
+  const welcome = article.querySelector(':scope > section');
+  const wrappers = Array.from(welcome.querySelectorAll('.toctree-wrapper'));
+  const moved = [];
+  for (const wrapper of wrappers) {
+    let anchor = null;  // <span id="document-book/NN_name">, which Sphinx puts before each document
+    for (const child of Array.from(wrapper.children)) {
+      if (child.tagName !== 'SECTION') { anchor = child; continue; }
+      child.classList.add('course-chapter');
+      if (anchor) {  // on the chapter's first page, not at the end of the page before; and a plain id to link to
+        const mark = document.createElement('span');
+        mark.id = 'course-' + anchor.id.replace(/^document-/, '').replace(/[^A-Za-z0-9_-]/g, '-');
+        child.prepend(anchor, mark);
+      }
+      anchor = null;
+      article.append(child);
+      moved.push(child);
+    }
+    wrapper.remove();
+  }
+  // Links to the local server would be dead in the PDF: only links within the book and to other sites stay.
+  for (const a of Array.from(document.querySelectorAll('a[href]'))) {
+    const href = a.getAttribute('href');
+    if (!href.startsWith('#') && !/^(https?:|mailto:)/.test(href)) a.removeAttribute('href');
+  }
+  document.querySelectorAll('a.headerlink').forEach(a => a.remove());
+  for (const chapter of moved) {
+    for (const h of Array.from(chapter.querySelectorAll('h1, h2, h3, h4, h5, h6'))) {
+      const level = Math.max(1, Number(h.tagName[1]) - 2);
+      const raised = document.createElement('h' + level);
+      for (const a of Array.from(h.attributes)) raised.setAttribute(a.name, a.value);
+      raised.append(...h.childNodes);
+      h.replaceWith(raised);
+    }
+  }
+  const cover = document.createElement('div');
+  cover.id = 'course-cover';
+  cover.innerHTML = '<h1></h1><p class="author"></p>';
+  cover.querySelector('h1').textContent = title;
+  cover.querySelector('.author').textContent = author;
+  const contents = document.createElement('nav');
+  contents.id = 'course-contents';
+  contents.innerHTML = '<h2>Contents</h2><ol></ol>';
+  const list = contents.querySelector('ol');
+  for (const [caption, entries] of parts) {
+    if (caption) { const li = document.createElement('li'); li.className = 'part'; li.textContent = caption; list.append(li); }
+    for (const [docname, text] of entries) {
+      const li = document.createElement('li');
+      li.className = 'entry';
+      li.dataset.docname = docname;
+      li.innerHTML = '<a class="title"></a><span class="dots"></span><span class="page">000</span>';
+      li.querySelector('.title').textContent = text;
+      li.querySelector('.title').href = '#course-' + docname.replace(/[^A-Za-z0-9_-]/g, '-');
+      list.append(li);
+    }
+  }
+  article.prepend(cover, contents);
+}
+"""
+
+# A4 (210 mm) less the 14 mm margins, in CSS pixels (96 per inch)
+PRINT_WIDTH_PX = int((210 - 2 * 14) / 25.4 * 96)
+
+FIT_MATH_JS = r"""
+() => {
+  let shrunk = 0;
+  for (const box of document.querySelectorAll('mjx-container[display="true"]')) {
+    const math = box.querySelector(':scope > mjx-math') || box.firstElementChild;
+    if (!math) continue;
+    const room = box.clientWidth, need = math.getBoundingClientRect().width;
+    if (room > 0 && need > room) {
+      const size = parseFloat(getComputedStyle(box).fontSize);
+      box.style.fontSize = (size * room / need * 0.98) + 'px';
+      shrunk += 1;
+    }
+  }
+  return shrunk;
+}
+"""
+
+HEADER = ('<div style="font-size:7.5pt;width:100%;padding:0 14mm;color:#555;font-family:sans-serif;">'
+          '<span class="title"></span></div>')
+FOOTER = ('<div style="font-size:7.5pt;width:100%;padding:0 14mm;color:#555;font-family:sans-serif;text-align:right">'
+          'page <span class="pageNumber"></span> of <span class="totalPages"></span></div>')
+
+
+def chapter_titles(html_dir: Path) -> dict[str, str]:
+    """docname -> the title of its page, from the single-page build's own navigation (the toctree titles)."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup((html_dir / "book" / "index.html").read_text(), "html.parser")
+    titles = {}
+    for a in soup.select("nav a[href*='#document-'], .bd-sidebar a[href*='#document-'], a.reference.internal"):
+        href = a.get("href", "")
+        if "#document-" in href:
+            titles.setdefault(href.split("#document-", 1)[1], a.get_text(" ", strip=True))
+    return titles
+
+
+def destination_pages(pdf: bytes, names: list[str]) -> dict[str, int]:
+    """The 1-based page of each named destination (an anchor id the page links to) of a printed PDF."""
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as raw
+
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        found = {}
+        for name in names:
+            dest = raw.FPDF_GetNamedDestByName(doc.raw, name.encode())
+            if dest:
+                found[name] = raw.FPDFDest_GetDestPageIndex(doc.raw, dest) + 1
+        return found
+    finally:
+        doc.close()
+
+
+def page_count(pdf: Path) -> int:
+    import pypdfium2 as pdfium
+
+    doc = pdfium.PdfDocument(pdf)
+    try:
+        return len(doc)
+    finally:
+        doc.close()
+
+
+def anchor_id(docname: str) -> str:
+    """The id the PDF's contents link for a document (PREPARE_JS puts it at the document's start)."""
+    return "course-" + re.sub(r"[^A-Za-z0-9_-]", "-", docname)
+
+
+def norm(text: str) -> str:
+    """A heading as it compares across page texts: no header-link sign, no whitespace, lower case."""
+    return squash(text.replace("#", "")).lower()
+
+
+def print_pdf(html_dir: Path, target: Path) -> dict:
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    titles = chapter_titles(html_dir)
+    parts = [(caption, [(d, titles.get(d, Path(d).name)) for d in names]) for caption, names in toc_parts()]
+    missing = [d for _, names in toc_parts() for d in names if d not in titles]
+    if missing:
+        sys.exit(f"instructor kit: the single-page build has no title for {missing}")
+    anchors = [anchor_id(d) for _, entries in parts for d, _ in entries]
+    # Sphinx writes the single page at the root document's path (book/index.html) with every link and asset relative
+    # to the folder's root: a copy at the root, whose links to its own anchors stay in the page (and so in the PDF).
+    single = (html_dir / "book" / "index.html").read_text()
+    (html_dir / "print.html").write_text(single.replace('href="book/index.html#', 'href="#'))
+    with serve(html_dir) as url, chromium_page() as (page, problems):
+        start = time.perf_counter()
+        page.goto(url + "print.html", wait_until="load")
+        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+        page.evaluate("() => MathJax.startup.promise")
+        page.add_style_tag(content=PRINT_CSS)
+        page.evaluate(PREPARE_JS, [config["title"], config.get("author", ""), parts])
+        page.evaluate("() => document.fonts.ready.then(() => true)")
+        # Laid out as printed (print styles, the width of an A4 page inside its margins), a display formula wider
+        # than the page is set smaller until it fits (MathJax 3 does not break lines); code and outputs wrap.
+        page.emulate_media(media="print")
+        page.set_viewport_size({"width": PRINT_WIDTH_PX, "height": 1100})
+        shrunk = page.evaluate(FIT_MATH_JS)
+        raw = page.evaluate("() => (document.querySelector('article') || document.body).innerText")
+        if "$$" in raw:
+            sys.exit("instructor kit: raw $$ left in the single page after MathJax: a formula was not typeset")
+        options = dict(format="A4", print_background=True, display_header_footer=True, header_template=HEADER,
+                       footer_template=FOOTER, margin={"top": "16mm", "bottom": "16mm", "left": "14mm",
+                                                       "right": "14mm"}, outline=True, tagged=True)
+        # (Chromium makes the outline, one bookmark per heading, from the tags of a tagged print only)
+        # First print: where each chapter starts (the contents link each chapter's anchor, which Chromium keeps as a
+        # named destination); second print: the same pages with those numbers written into the contents.
+        # The first print is untagged: the same pages (tags change no layout) in about half the time.
+        first = page.pdf(**{**options, "tagged": False, "outline": False})
+        at = destination_pages(first, anchors)
+        if set(at) != set(anchors):
+            sys.exit(f"instructor kit: no destination in the PDF for {sorted(set(anchors) - set(at))}")
+        pages = {d: at[anchor_id(d)] for _, entries in parts for d, _ in entries}
+        page.evaluate("""(pages) => document.querySelectorAll('#course-contents li.entry').forEach(li => {
+                           li.querySelector('.page').textContent = String(pages[li.dataset.docname]); })""", pages)
+        final = page.pdf(**options)
+        again = {d: p for d, p in zip(pages, (destination_pages(final, anchors)[a] for a in anchors))}
+        if again != pages:
+            sys.exit(f"instructor kit: filling in the page numbers moved the chapters ({pages} -> {again})")
+        if problems:
+            sys.exit("instructor kit: the single page had problems:\n" + "\n".join(problems))
+        took = time.perf_counter() - start
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(final)
+    (target.with_suffix(".json")).write_text(json.dumps({"chapters": {d: {"title": t, "page": pages[d]}
+                                                                     for _, e in parts for d, t in e},
+                                                        "formulas_set_smaller": shrunk,
+                                                        "print_seconds": round(took, 1)}, indent=1) + "\n")
+    print(f"instructor kit: {target.relative_to(ROOT)} ({len(final) / 1e6:.1f} MB, "
+          f"{page_count(target)} pages) printed in {took:.1f} s", flush=True)
+    return pages
+
+
+def pdf(hide_solutions: bool = False) -> Path:
+    html_dir = BUILD / ("singlehtml-term" if hide_solutions else "singlehtml")
+    sphinx_build("singlehtml", html_dir, hide_solutions=hide_solutions)
+    target = PDF_DIR / ("book-term.pdf" if hide_solutions else "book.pdf")
+    print_pdf(html_dir, target)
+    return target
+
+
+# ----------------------------------------------------------------------------------------------- the slides
+
+DECK = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} (slides)</title>
+<link rel="stylesheet" href="lib/reveal/reveal.css">
+<link rel="stylesheet" href="lib/reveal/theme/white.css">
+<link rel="stylesheet" href="lib/slides.css">
+<script>
+// A slide whose content overflows it (the build only estimates sizes) is set in a smaller font when it is shown,
+// down to 0.7 of the deck's; data-scale records the factor.
+window.fitSlide = function (slide) {{
+  if (!slide || !window.Reveal) return;
+  const limit = Reveal.getConfig().height;
+  let scale = 1;
+  slide.style.fontSize = "";
+  while (slide.scrollHeight > limit && scale > 0.7) {{
+    scale = Math.round((scale - 0.05) * 100) / 100;
+    slide.style.fontSize = scale + "em";
+  }}
+  slide.dataset.scale = String(scale);
+}};
+window.MathJax = {{
+  tex: {{inlineMath: [["\\\\(", "\\\\)"]], displayMath: [["\\\\[", "\\\\]"]], processEscapes: false}},
+  options: {{ignoreHtmlClass: "tex2jax_ignore", processHtmlClass: "tex2jax_process"}},
+  startup: {{pageReady: () => MathJax.startup.defaultPageReady().then(() => {{
+    if (window.Reveal && Reveal.isReady()) {{ Reveal.layout(); fitSlide(Reveal.getCurrentSlide()); }}
+  }})}}
+}};
+</script>
+<script defer id="MathJax-script" src="lib/mathjax/tex-chtml.js"></script>
+</head>
+<body>
+<div class="reveal"><div class="slides">
+{slides}
+</div></div>
+<script src="lib/reveal/reveal.js"></script>
+<script src="lib/reveal/plugin/notes.js"></script>
+<script>
+Reveal.initialize({{hash: true, width: 1280, height: 800, margin: 0.04, center: false, slideNumber: "c/t",
+                    transition: "none", plugins: [RevealNotes]}});
+Reveal.on("ready", (event) => fitSlide(event.currentSlide));
+Reveal.on("slidechanged", (event) => fitSlide(event.currentSlide));
+</script>
+</body>
+</html>
+"""
+
+SLIDES_CSS = """
+.reveal { font-size: 28px; }
+.reveal .slides section { text-align: left; }
+.reveal h1 { font-size: 1.9em; text-transform: none; }
+.reveal h2 { font-size: 1.35em; text-transform: none; margin-bottom: 0.5em; }
+.reveal h3 { font-size: 1.05em; text-transform: none; color: #555; }
+.reveal .deck-title { padding-top: 2.2em; }
+.reveal .deck-title .course { color: #555; font-size: 0.8em; }
+.reveal .deck-title .chapter-link { font-size: 0.6em; }
+.reveal ul, .reveal ol { display: block; margin-left: 1em; }
+.reveal li { margin: 0.15em 0; }
+.reveal .point { margin: 0.35em 0 0.35em 1em; font-size: 0.9em; }
+.reveal .point::before { content: "\\25B8"; margin: 0 0.4em 0 -1em; color: #2a6db0; }
+.reveal pre.printed { font-size: 0.5em; width: 100%; margin: 0.4em 0; }
+.reveal pre.printed code { max-height: none; padding: 0.4em 0.6em; background: #f6f6f6; color: #222; }
+.reveal .equation { font-size: 0.95em; margin: 0.4em 0; }
+.reveal .figure { text-align: center; }
+.reveal .figure img { max-height: 560px; max-width: 100%; margin: 0; border: 0; box-shadow: none; background: #fff; }
+.reveal .misconception { border-left: 6px solid #c0392b; background: #fdf2f0; padding: 0.4em 0.8em;
+                         font-size: 0.72em; line-height: 1.35; }
+.reveal .misconception .box-title { font-weight: 700; color: #8e2a1f; margin-bottom: 0.3em; }
+.reveal .misconception p { margin: 0.3em 0; }
+.reveal .goals { font-size: 0.85em; }
+.reveal table { font-size: 0.55em; border-collapse: collapse; margin: 0; }
+.reveal table th, .reveal table td { border-bottom: 1px solid #ccc; padding: 0.2em 0.4em; text-align: left; }
+.reveal .exercises li { font-size: 0.8em; }
+.reveal code { font-size: 0.85em; color: #1d3f73; }
+.reveal pre { box-shadow: none; }
+/* contrast of at least 4.5:1 (the browser test's axe audit): links, and the slide number on a solid background */
+.reveal a { color: #1a4f8a; }
+.reveal .slide-number { background-color: #333; color: #fff; }
+.reveal .slide-number a { color: #fff; }
+"""
+
+# Boxes that are misconceptions (the chapters' "A common misconception" admonitions are of class warning).
+MISCONCEPTION = ("warning",)
+
+
+# How much one slide holds, in characters of running text: a 1280 x 800 slide at the deck's font size holds about
+# 14 lines of 60 characters below its heading. Each item is estimated by ``cost``; a section's content goes on as many
+# slides as it needs, long lists and tables split across slides. The deck's fit script (FIT_JS) shrinks a slide that
+# still overflows by a little; the browser test fails any slide that would need more.
+LINE = 60
+SLIDE_BUDGET = 13 * LINE
+LIST_BUDGET = 8 * LINE
+EQUATION_COST = 3 * LINE
+TABLE_ROWS = 7
+
+
+def _plain(html: str) -> str:
+    from bs4 import BeautifulSoup
+    return re.sub(r"\s+", " ", BeautifulSoup(html, "html.parser").get_text()).strip()
+
+
+def cost(html: str) -> int:
+    """The estimated height of a slide item, in characters of running text (whole lines)."""
+    from bs4 import BeautifulSoup
+    soup = BeautifulSoup(html, "html.parser")
+    if soup.find("pre"):
+        return LINE * (len(soup.get_text().strip("\n").split("\n")) + 1)
+    items = soup.find_all("li") or [soup]
+    return sum(LINE * (-(-len(_plain(str(item))) // LINE) or 1) for item in items)
+
+
+def list_chunks(el) -> list[str]:
+    """A list as one or more lists, each of at most LIST_BUDGET (an item longer than that stands alone); a numbered
+    list continues its numbering."""
+    el = _clean(el)
+    items = el.find_all("li", recursive=False)
+    chunks, current, load = [], [], 0
+    for item in items:
+        size = cost(str(item))
+        if current and load + size > LIST_BUDGET:
+            chunks.append(current)
+            current, load = [], 0
+        current.append(item)
+        load += size
+    if current:
+        chunks.append(current)
+    out, start = [], int(el.get("start", 1))
+    attrs = "".join(f' {k}="{" ".join(v) if isinstance(v, list) else v}"' for k, v in el.attrs.items() if k != "start")
+    for chunk in chunks:
+        first = f' start="{start}"' if el.name == "ol" and start != 1 else ""
+        out.append(f"<{el.name}{attrs}{first}>" + "".join(str(i) for i in chunk) + f"</{el.name}>")
+        start += len(chunk)
+    return out
+
+
+def table_chunks(table) -> list[str]:
+    """A table as one or more tables of at most TABLE_ROWS body rows, each with the table's header."""
+    table = _clean(table)
+    head = table.find("thead")
+    body = table.find("tbody") or table
+    rows = body.find_all("tr", recursive=False)
+    if head is None and rows and rows[0].find("th"):
+        head, rows = rows[0], rows[1:]
+    if len(rows) <= TABLE_ROWS:
+        return [str(table)]
+    head_html = (str(head) if head.name == "thead" else f"<thead>{head}</thead>") if head is not None else ""
+    return [f"<table>{head_html}<tbody>{''.join(str(r) for r in rows[i:i + TABLE_ROWS])}</tbody></table>"
+            for i in range(0, len(rows), TABLE_ROWS)]
+
+
+class Slide:
+    def __init__(self, heading: str, level: int = 2):
+        self.heading, self.level = heading, level
+        self.body: list[str] = []
+        self.notes: list[str] = []
+        self.kind = "text"          # "text", "figure", "box", "table"
+        self.load = 0               # estimated size of the body (see cost)
+        self.equations = 0
+        self.printed = 0
+        self.own = 0                # body items that are the slide's own (a subsection heading)
+
+    def empty(self) -> bool:
+        return len(self.body) <= self.own
+
+    def html(self) -> str:
+        head = f"<h{self.level}>{self.heading}</h{self.level}>" if self.heading else ""
+        notes = "".join(self.notes) or "<p>(no prose in the chapter for this slide)</p>"
+        return (f'<section data-kind="{self.kind}">{head}{"".join(self.body)}'
+                f'<aside class="notes tex2jax_ignore">{notes}</aside></section>')
+
+
+def _clean(el):
+    """A copy of a page fragment fit for a slide: no header links, no links at all (the text stays), no ids."""
+    el = copy.copy(el)
+    for a in el.select("a.headerlink, a.footnote-reference, .copybtn, button"):
+        a.decompose()
+    for a in el.find_all("a"):
+        a.unwrap()
+    for tag in [el, *el.find_all(True)]:
+        for attr in ("id", "tabindex", "role", "aria-describedby"):
+            if attr in tag.attrs:
+                del tag.attrs[attr]
+        classes = [c for c in tag.get("class", []) if c not in ("tex2jax_ignore", "mathjax_ignore")]
+        if classes:
+            tag["class"] = classes
+        elif "class" in tag.attrs:
+            del tag.attrs["class"]
+    return el
+
+
+def _text_html(el) -> str:
+    """The inner HTML of a cleaned element (math stays as ``\\(...\\)`` for MathJax)."""
+    return _clean(el).decode_contents().strip()
+
+
+def _first_sentence(html: str, limit: int = 240) -> str:
+    """The first sentence of an HTML fragment, as text (inline math kept whole, as ``\\(...\\)`` for MathJax)."""
+    from html import escape
+
+    from bs4 import BeautifulSoup
+    text = re.sub(r"\s+", " ", BeautifulSoup(html, "html.parser").get_text()).strip()
+    masked = re.sub(r"\\\(.*?\\\)", lambda m: "M" * len(m.group(0)), text)  # no sentence ends inside math
+    m = re.search(r"[.!?](?=\s|$)", masked)
+    end = m.end() if m else len(text)
+    if end > limit:  # cut at a word boundary outside math, and say so
+        cut = max((i for i in range(limit) if masked[i] == " "), default=limit)
+        return escape(text[:cut]) + " …"
+    return escape(text[:end])
+
+
+class DeckBuilder:
+    """Turns one built chapter page into slides."""
+
+    def __init__(self, page: Path, images: Path):
+        from bs4 import BeautifulSoup
+
+        self.page, self.images = page, images
+        self.soup = BeautifulSoup(page.read_text(), "html.parser")
+        article = self.soup.select_one("article.bd-article") or self.soup.select_one("main")
+        self.top = article.find("section")
+        h1 = self.top.find("h1")
+        self.title = _text_html(h1)
+        self.slides: list[list[Slide]] = []   # horizontal stacks of vertical slides
+        self.figures = 0
+
+    # -- pieces
+
+    def image(self, img) -> str:
+        src = (self.page.parent / img["src"]).resolve()
+        self.images.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, self.images / src.name)
+        self.figures += 1
+        alt = img.get("alt", "figure").replace('"', "&quot;")
+        return f'<div class="figure"><img src="images/{src.name}" alt="{alt}"></div>'
+
+    def box(self, div) -> str:
+        title = div.find(class_="admonition-title")
+        heading = _text_html(title) if title else "A common misconception"
+        body = "".join(str(_clean(c)) for c in div.children if getattr(c, "name", None) and c is not title)
+        return f'<div class="misconception"><div class="box-title">{heading}</div>{body}</div>'
+
+    @staticmethod
+    def printed(cell, lines: int = 6, width: int = 88) -> str:
+        """A code cell's printed text as a small block for the slide, if it is short (else "")."""
+        from html import escape
+        texts = [pre.get_text().rstrip("\n") for pre in cell.select(".cell_output pre")]
+        text = "\n".join(t for t in texts if t)
+        if not text or len(text.split("\n")) > lines or max(len(x) for x in text.split("\n")) > width:
+            return ""
+        return f'<pre class="printed"><code>{escape(text)}</code></pre>'
+
+    @staticmethod
+    def outputs(cell) -> str:
+        """The printed text of a code cell (for the notes), at most 20 lines."""
+        texts = []
+        for pre in cell.select(".cell_output pre"):
+            lines = pre.get_text().rstrip("\n").split("\n")
+            texts.append("\n".join(lines[:20]) + ("\n..." if len(lines) > 20 else ""))
+        if not texts:
+            return ""
+        from html import escape
+        return "<pre>" + escape("\n".join(texts)) + "</pre>"
+
+    # -- structure
+
+    def build(self) -> str:
+        intro = Slide("", level=1)
+        intro.kind = "title"
+        config = yaml.safe_load((ROOT / "_config.yml").read_text())
+        number = int(self.page.name[:2])
+        intro.body.append(f'<div class="deck-title"><p class="course">Chapter {number}</p><h1>{self.title}</h1>'
+                          f'<p class="course">{config["title"]}</p>'
+                          f'<p class="chapter-link">Chapter page: '
+                          f'<a href="../book/{self.page.name}">book/{self.page.name}</a></p></div>')
+        stack = [intro]
+        for child in self.top.children:
+            name = getattr(child, "name", None)
+            if name == "section":
+                break
+            if name == "div" and "admonition" in child.get("class", []) and "tip" in child.get("class", []):
+                goals = Slide(_text_html(child.find(class_="admonition-title")) or "Goals")
+                goals.body.append('<div class="goals">' + "".join(
+                    str(_clean(c)) for c in child.children
+                    if getattr(c, "name", None) and "admonition-title" not in c.get("class", [])) + "</div>")
+                goals.notes.append("<p>What the chapter sets out to teach.</p>")
+                stack.append(goals)
+            elif name == "p" and "homework-link" not in child.get("class", []) and "slides-link" not in child.get("class", []):
+                intro.notes.append(str(_clean(child)))
+            elif name == "div" and "cell" in child.get("class", []):
+                out = self.outputs(child)
+                if out:
+                    intro.notes.append(out)
+        self.slides.append(stack)
+        for section in self.top.find_all("section", recursive=False):
+            self.section(section)
+        return "\n".join("<section>" + "".join(s.html() for s in stack) + "</section>" if len(stack) > 1
+                         else stack[0].html() for stack in self.slides)
+
+    def section(self, section):
+        heading = _text_html(section.find(re.compile("^h[2-6]$")))
+        if section.get("id") == "exercises" or heading.lower().startswith("exercises"):
+            self.slides.append([self.exercises(section, heading)])
+            return
+        stack: list[Slide] = []
+        self.walk(section, heading, stack, level=2)
+        self.slides.append([s for s in stack if not s.empty()] or stack[:1])
+
+    def walk(self, section, heading: str, stack: list[Slide], level: int):
+        current = Slide(heading)
+        if level > 2:
+            current.heading = f"{stack[0].heading if stack else ''}"
+            current.body.append(f"<h3>{heading}</h3>")
+            current.own = 1
+        stack.append(current)
+        cont = 0
+
+        def fresh(kind="text"):
+            nonlocal current, cont
+            if current.empty() and kind == "text":
+                return current
+            cont += 1
+            current = Slide(stack[0].heading)
+            current.kind = kind
+            if level > 2:
+                current.body.append(f"<h3>{heading}</h3>")
+                current.own = 1
+            stack.append(current)
+            return current
+
+        def room(cost: int):
+            """The slide to put ``cost`` more on: this one, or a fresh one when this one is full or not text."""
+            if current.kind != "text" or (current.load + cost > SLIDE_BUDGET and not current.empty()):
+                fresh()
+            current.load += cost
+            return current
+
+        for child in section.children:
+            name = getattr(child, "name", None)
+            if name is None:
+                continue
+            classes = child.get("class", [])
+            if re.match("^h[1-6]$", name):
+                continue
+            if name == "section":
+                sub = _text_html(child.find(re.compile("^h[3-6]$")))
+                self.walk(child, sub, stack, level=level + 1)
+                current = stack[-1]
+                continue
+            if "solution" in classes or "exercise" in classes:
+                continue  # exercises are listed in their own section; solutions never reach a slide
+            if name == "p":
+                # The prose goes into the notes. A sentence taken out of it could say the opposite of the chapter
+                # (prose often quotes a claim to correct it), so a slide shows only what the chapter emphasizes.
+                points = [f'<p class="point">{_text_html(strong)}</p>' for strong in child.find_all(["strong", "b"])]
+                if points:
+                    room(sum(cost(x) for x in points)).body.extend(points)
+                current.notes.append(str(_clean(child)))
+            elif name in ("ul", "ol"):
+                for chunk in list_chunks(child):
+                    room(cost(chunk)).body.append(chunk)
+            elif name == "div" and "math" in classes:
+                if current.equations >= 3:
+                    fresh()
+                room(EQUATION_COST).body.append(f'<div class="equation">{_text_html(child)}</div>')
+                current.equations += 1
+            elif name == "div" and "admonition" in classes:
+                if any(c in classes for c in MISCONCEPTION):
+                    fresh("box").body.append(self.box(child))
+                else:
+                    current.notes.append(str(_clean(child)))
+            elif name == "div" and "cell" in classes:
+                out, short = self.outputs(child), self.printed(child)
+                images = child.select(".cell_output img")
+                for img in images:
+                    fresh("figure").body.append(self.image(img))
+                if (short and not images and current.kind == "text" and current.printed < 2
+                        and current.load + cost(short) <= SLIDE_BUDGET):
+                    current.body.append(short)  # a few printed lines: the evidence, on the slide
+                    current.load += cost(short)
+                    current.printed += 1
+                elif out:
+                    current.notes.append(out)
+            elif name == "div" and child.find("table") is not None or name == "table":
+                for chunk in table_chunks(child.find("table") if name != "table" else child):
+                    fresh("table").body.append(chunk)
+            elif name == "div" and "highlight" in " ".join(classes):
+                current.notes.append(str(_clean(child)))
+            else:
+                current.notes.append(str(_clean(child)))
+
+    def exercises(self, section, heading) -> Slide:
+        slide = Slide(heading)
+        slide.kind = "exercises"
+        items = []
+        for ex in section.select("div.exercise"):
+            title = ex.find(class_="admonition-title")
+            content = ex.find("section") or ex
+            first = content.find("p")
+            statement = ""
+            if first is not None:
+                rest = copy.copy(first)
+                strong = rest.find(["strong", "b"])
+                lead = ""
+                if strong is not None and rest.get_text().strip().startswith(strong.get_text().strip()):
+                    lead = f"<em>{_text_html(strong)}</em> "
+                    strong.decompose()
+                statement = lead + _first_sentence(str(rest))
+            items.append(f"<li><strong>{title.get_text(' ', strip=True) if title else 'Exercise'}</strong> "
+                         f"{statement}</li>")
+        slide.body.append('<ol class="exercises">' + "".join(items) + "</ol>")
+        slide.notes.append("<p>The exercises are on the chapter page; students work on them in the homework notebook "
+                           "(automatic checks). These slides hold no solutions.</p>")
+        return slide
+
+
+def slides(site: Path = SITE, out: Path = SLIDES) -> list[Path]:
+    """One deck per chapter of ``_toc.yml``, from the built chapter pages in ``site``."""
+    if not (REVEAL / "reveal.js").exists():
+        sys.exit(f"instructor kit: {REVEAL.relative_to(ROOT)} missing: run `python tools/browser_setup.py` (npm ci)")
+    if out.exists():
+        shutil.rmtree(out)
+    lib = out / "lib"
+    (lib / "reveal" / "theme").mkdir(parents=True)
+    (lib / "reveal" / "plugin").mkdir(parents=True)
+    for name in ("reveal.js", "reveal.css", "reset.css"):
+        shutil.copyfile(REVEAL / name, lib / "reveal" / name)
+    shutil.copyfile(REVEAL / "theme" / "white.css", lib / "reveal" / "theme" / "white.css")
+    shutil.copyfile(REVEAL / "plugin" / "notes.js", lib / "reveal" / "plugin" / "notes.js")
+    shutil.copyfile(REVEAL.parent / "LICENSE", lib / "reveal" / "LICENSE")
+    shutil.copytree(MATHJAX, lib / "mathjax")
+    (lib / "slides.css").write_text(SLIDES_CSS)
+    decks, summary = [], {}
+    for docname in chapters():
+        page = site / f"{docname}.html"
+        if not page.exists():
+            sys.exit(f"instructor kit: {page.relative_to(ROOT)} missing: build the site first (make book)")
+        builder = DeckBuilder(page, out / "images")
+        body = builder.build()
+        target = out / f"{Path(docname).name}.html"
+        from bs4 import BeautifulSoup
+        title = BeautifulSoup(builder.title, "html.parser").get_text(" ", strip=True)
+        target.write_text(DECK.format(title=title, slides=body))
+        decks.append(target)
+        summary[target.name] = {"title": title, "stacks": len(builder.slides),
+                                "slides": sum(len(s) for s in builder.slides), "figures": builder.figures}
+    (out / "decks.json").write_text(json.dumps(summary, indent=1) + "\n")
+    print(f"instructor kit: {len(decks)} decks in {out.relative_to(ROOT)} "
+          f"({sum(d['slides'] for d in summary.values())} slides)", flush=True)
+    return decks
+
+
+# ----------------------------------------------------------------------------------------------- publish
+
+def publish(hide_solutions: bool = False) -> Path:
+    site = TERM_SITE if hide_solutions else SITE
+    book = PDF_DIR / ("book-term.pdf" if hide_solutions else "book.pdf")
+    for need in (site / "index.html", book, SLIDES / "decks.json"):
+        if not need.exists():
+            sys.exit(f"instructor kit: {need.relative_to(ROOT)} missing (make book, make pdf, make slides"
+                     f"{' with SOLUTIONS=hide' if hide_solutions else ''})")
+    shutil.copyfile(book, site / "book.pdf")
+    if (site / "slides").exists():
+        shutil.rmtree(site / "slides")
+    shutil.copytree(SLIDES, site / "slides")
+    print(f"instructor kit: {site.relative_to(ROOT)} has book.pdf and slides/", flush=True)
+    return site
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("what", choices=["pdf", "slides", "term", "publish"])
+    ap.add_argument("--solutions", choices=["show", "hide"], default="show")
+    args = ap.parse_args(argv)
+    hide = args.solutions == "hide"
+    if args.what == "pdf":
+        pdf(hide)
+    elif args.what == "slides":
+        slides()
+    elif args.what == "term":
+        term()
+    else:
+        publish(hide)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
