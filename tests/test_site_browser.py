@@ -320,6 +320,10 @@ def test_one_search_control_that_finds_a_chapter(server, browser, device):
         field.press("Enter")
         page.wait_for_url(re.compile(r"/search\.html\?q=softplus"), timeout=WAIT_MS)
         page.locator("ul.search li a").first.wait_for(state="visible", timeout=WAIT_MS)
+        # Sphinx's search fetches every result page for its summary; a reader clicks once the list is complete
+        # (a click during those fetches aborts them, and the request log would report them as failures).
+        page.locator("p.search-summary", has_text="Search finished").wait_for(timeout=WAIT_MS)
+        page.wait_for_load_state("networkidle", timeout=WAIT_MS)
         result = page.locator("ul.search li a[href*='book/0']").first  # a chapter among the results
         assert result.is_visible(), f"{device}: no chapter among the results: {page.inner_text('ul.search')[:300]}"
         result.tap() if device == "phone" else result.click()
