@@ -33,8 +33,6 @@ import browser_setup  # noqa: E402
 
 SITE = Path(os.environ.get("COURSE_SITE_DIR", ROOT / "_build" / "html"))
 SHOTS = ROOT / "_build" / "screenshots"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 REPO_URL = CONFIG["repository"]["url"].rstrip("/")
 BRANCH = CONFIG["repository"].get("branch", "main")
@@ -86,12 +84,9 @@ def server():
 
 @pytest.fixture(scope="module")
 def browser():
-    chromium = browser_setup.find_chromium()
-    if chromium is None:
-        pytest.fail(browser_setup.HOW)
     from playwright.sync_api import sync_playwright
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        b = browser_setup.launch(pw)
         yield b
         b.close()
 

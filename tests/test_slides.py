@@ -178,12 +178,9 @@ def server():
 
 @pytest.fixture(scope="module")
 def browser():
-    chromium = browser_setup.find_chromium()
-    if chromium is None:
-        pytest.fail(browser_setup.HOW)
     from playwright.sync_api import sync_playwright
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(chromium), args=kit.CHROMIUM_ARGS)
+        b = browser_setup.launch(pw)
         yield b
         b.close()
 

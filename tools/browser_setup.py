@@ -53,6 +53,19 @@ def find_chromium() -> Path | None:
     return playwright_chromium()
 
 
+# The flags of every headless run (browser tests, the PDF print): no sandbox, GPU, background or update traffic.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def launch(playwright):
+    """Launch :func:`find_chromium`'s browser under Playwright with :data:`CHROMIUM_ARGS`; RuntimeError(HOW) if none."""
+    chromium = find_chromium()
+    if chromium is None:
+        raise RuntimeError(HOW)
+    return playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+
+
 def privileged_prefix() -> list[str] | None:
     """[] when root, ["sudo", "-n"] with password-less sudo, None when packages cannot be installed."""
     if os.geteuid() == 0:

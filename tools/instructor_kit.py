@@ -59,8 +59,6 @@ PDF_DIR = BUILD / "pdf"
 MATHJAX = ROOT / "book" / "_static" / "mathjax"
 REVEAL = ROOT / "node_modules" / "reveal.js" / "dist"
 CHAPTER = re.compile(r"^\d\d_")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 sys.path.insert(0, str(ROOT / "tools"))
 
@@ -282,11 +280,10 @@ def chromium_page():
     import browser_setup
     from playwright.sync_api import sync_playwright
 
-    chromium = browser_setup.find_chromium()
-    if chromium is None:
+    if browser_setup.find_chromium() is None:
         sys.exit("instructor kit: " + browser_setup.HOW)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        browser = browser_setup.launch(pw)
         try:
             page = browser.new_page()
             page.set_default_timeout(180_000)
