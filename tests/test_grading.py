@@ -426,6 +426,26 @@ subprocess.Popen(["/bin/sh", "-c", "sleep 31.4159"], start_new_session=True)
     assert left == b"", left
 
 
+def test_sandbox_puts_back_a_repository_that_lives_in_tmp(tmp_path, sandbox_ready, monkeypatch):
+    """A clone in /tmp (where the sandbox mounts an empty /tmp) is visible, read-only, inside the sandbox."""
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    (clone / "checker.py").write_text("VERSION = 42\n")
+    assert str(clone).startswith("/tmp/"), clone
+    roots = sandbox._python_roots()
+    monkeypatch.setattr(sandbox, "_python_roots", lambda: sorted(roots + [clone]))
+    code = f"""
+print("read", open({str(clone / "checker.py")!r}).read().strip())
+try:
+    open({str(clone / "checker.py")!r}, "a"); print("write yes")
+except OSError:
+    print("write no")
+"""
+    result, log = _in_sandbox(tmp_path, code)
+    assert result["returncode"] == 0, log
+    assert "read VERSION = 42" in log and "write no" in log, log
+
+
 def test_sandbox_limits_memory_and_file_size(tmp_path, sandbox_ready):
     code = """
 try:

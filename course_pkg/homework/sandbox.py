@@ -95,8 +95,9 @@ def command(box: Path, argv: list, *, limits: Limits = Limits(), hide=(), env: d
     tops = _hidden_tops()
     for top in tops:
         args += ["--tmpfs", top]
+    emptied = tops + ["/tmp", "/dev/shm"]  # a repository or venv in one of these (a clone in /tmp) is put back
     for root in _python_roots():
-        if any(str(root) == t or str(root).startswith(t + "/") for t in tops):
+        if any(str(root) == t or str(root).startswith(t + "/") for t in emptied):
             args += ["--ro-bind", str(root), str(root)]
     for path in hide:
         path = Path(path).resolve()
