@@ -14,13 +14,10 @@ and runs ``tools/browser_setup.py`` first, which finds or installs Chromium
 """
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import re
 import sys
-import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -60,35 +57,12 @@ PAGES = site_pages()
 CHAPTERS = [p for p in PAGES if re.match(r"book/\d\d_.*\.html$", p) and (ROOT / p).with_suffix(".ipynb").exists()]
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    def translate_path(self, path):
-        path = urlparse(path).path
-        if path.startswith(PREFIX):
-            path = "/" + path[len(PREFIX):]
-        return super().translate_path(path)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def server():
     if not PAGES:
         pytest.fail(f"no built site at {SITE}: run `make book` first")
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(SITE)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}{PREFIX}"
-    httpd.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        b = browser_setup.launch(pw)
-        yield b
-        b.close()
+    with browser_setup.serve(SITE, PREFIX) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import copy
 import functools
-import http.server
 import re
 import sys
-import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -163,26 +161,10 @@ def test_published_site_links_the_decks_and_the_pdf():
 
 # ----------------------------------------------------------------------------------------------- in the browser
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def server():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(DECKS)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as pw:
-        b = browser_setup.launch(pw)
-        yield b
-        b.close()
+    with browser_setup.serve(DECKS) as url:
+        yield url
 
 
 MEASURE = """() => {

@@ -13,10 +13,15 @@ test reads ``node_modules/axe-core/axe.min.js`` and injects it into each page, s
 """
 from __future__ import annotations
 
+import contextlib
+import functools
+import http.server
 import os
 import shutil
 import subprocess
 import sys
+import threading
+import urllib.parse
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,6 +69,25 @@ def launch(playwright):
     if chromium is None:
         raise RuntimeError(HOW)
     return playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+
+
+@contextlib.contextmanager
+def serve(directory: Path, prefix: str = "/"):
+    """Serve ``directory`` quietly at ``http://127.0.0.1:<free port><prefix>`` (as a host would serve the site)."""
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def translate_path(self, path):
+            path = urllib.parse.urlparse(path).path
+            return super().translate_path("/" + path[len(prefix):] if path.startswith(prefix) else path)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(directory)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}{prefix}"
+    finally:
+        httpd.shutdown()
 
 
 def privileged_prefix() -> list[str] | None:
