@@ -48,3 +48,37 @@ def test_interval_coverage_counts_closed_intervals():
     assert M.wilson_interval(inside, n)[1] == 1.0
     # gradients are irrelevant: tensors that require grad are fine
     assert M.interval_coverage(torch.zeros(3, requires_grad=True), torch.ones(3), torch.ones(3)) == (3, 3)
+
+
+# --- paired comparisons -------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("b_only, c_only", [(0, 0), (6, 0), (3, 9), (20, 11), (40, 41)])
+def test_mcnemar_matches_scipy_binomtest(b_only, c_only):
+    a = torch.tensor([1] * b_only + [0] * c_only + [1] * 5 + [0] * 3, dtype=torch.bool)
+    b = torch.tensor([0] * b_only + [1] * c_only + [1] * 5 + [0] * 3, dtype=torch.bool)
+    r = M.mcnemar_test(a, b)
+    assert (r["a_only"], r["b_only"]) == (b_only, c_only)
+    expected = 1.0 if b_only + c_only == 0 else binomtest(b_only, b_only + c_only, 0.5).pvalue
+    assert r["p_value"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_mcnemar_refuses_mismatched_shapes():
+    with pytest.raises(ValueError, match="correct_a and correct_b"):
+        M.mcnemar_test(torch.ones(3, dtype=torch.bool), torch.ones(4, dtype=torch.bool))
+
+
+def test_paired_bootstrap_is_narrower_than_unpaired_on_correlated_scores():
+    g = torch.Generator().manual_seed(1)
+    base = torch.rand(500, generator=g, dtype=torch.float64)
+    a, b = base + 0.01 * torch.randn(500, generator=g, dtype=torch.float64), base
+    r = M.paired_bootstrap(a, b, seed=3)
+    unpaired_se = math.sqrt(a.var() / 500 + b.var() / 500)
+    assert r["low"] <= r["difference"] <= r["high"]
+    assert r["se"] < unpaired_se / 5
+    assert M.paired_bootstrap(a, b, seed=3) == r  # its own generator: repeatable
+
+
+def test_paired_bootstrap_refuses_bad_input():
+    with pytest.raises(ValueError, match="score_a and score_b"):
+        M.paired_bootstrap(torch.ones(3), torch.ones(4))
+    with pytest.raises(ValueError, match="resamples"):
+        M.paired_bootstrap(torch.ones(3), torch.ones(3), resamples=1)
