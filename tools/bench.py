@@ -37,6 +37,19 @@ OUT = ROOT / "bench"
 SECTIONS: list = []
 
 
+def reading_rows(results) -> list:
+    """Each chapter's main-path reading time (tools/reading_time.py): prose outside collapsed blocks at 200 wpm."""
+    import reading_time
+    rows = reading_time.table()
+    results["reading_minutes"] = {name: round(minutes, 1) for name, _, minutes in rows}
+    return [(f"reading time, main path: {name} ({words} words)", f"{minutes:.1f} min",
+             f"<= {reading_time.TARGET_MINUTES} min: {mark(minutes <= reading_time.TARGET_MINUTES)}")
+            for name, words, minutes in rows]
+
+
+SECTIONS.append(reading_rows)
+
+
 def timed(cmd, allow_failure=False, **kw) -> float:
     """Wall seconds of ``cmd``; exits on failure unless ``allow_failure`` (then the time is still measured)."""
     start = time.perf_counter()

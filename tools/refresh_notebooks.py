@@ -23,7 +23,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 COLAB_TAG = "colab-setup"
 # The numerical environment of every execution (the Makefile exports the same): one thread, ATen's portable kernels,
-# MKL's processor-independent path, so the stored outputs reproduce on any x86-64 machine.
+# MKL's processor-independent path. Printed digits must also survive the other paths (make stability).
 NUMERICS_ENV = {"OMP_NUM_THREADS": "1", "ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE"}
 
 

@@ -599,18 +599,32 @@ def render(master: Path, bib: dict | None = None) -> str:
 
 STUDENT_README = """# Student notebooks
 
-Generated from `book/*.ipynb` by `make students` (`python -m course_pkg.homework.student`): do not edit by hand.
-Each notebook is the chapter with the exercise solutions replaced by stubs; `check(...)` cells report
-PASSED / FAILED / NOT ATTEMPTED / ERROR. Open one on Google Colab from the book's repository,
-https://colab.research.google.com/github/OWNER/REPO/blob/main/student/NN_name.ipynb
+Generated from `book/*.ipynb` by `make students` (`python -m course_pkg.homework.student`): do not edit by hand,
+and do not work in this folder (`make students` rewrites it). Each notebook is the chapter with the exercise
+solutions replaced by stubs; `check(...)` cells report PASSED / FAILED / NOT ATTEMPTED / ERROR.
+
+- On Google Colab: https://colab.research.google.com/github/{slug}/blob/{branch}/student/NN_name.ipynb
+  (e.g. https://colab.research.google.com/github/{slug}/blob/{branch}/student/03_regression.ipynb)
+- On your computer: `make lab` in a clone of {url} copies these notebooks into `work/` (never overwriting
+  yours) and opens JupyterLab there.
 """
+
+
+def student_readme(config: Path | None = None) -> str:
+    """The folder README, with the repository of ``_config.yml`` (``make retarget`` keeps it current)."""
+    import yaml  # the book's environment has it; course_pkg's own dependencies (Colab) do not need it
+
+    repo = yaml.safe_load((config or ROOT / "_config.yml").read_text(encoding="utf-8"))["repository"]
+    url, branch = repo["url"].rstrip("/"), repo.get("branch", "main")
+    slug = "/".join(url.split("/")[-2:])
+    return STUDENT_README.format(url=url, slug=slug, branch=branch)
 
 
 def generate(book: Path = BOOK, out: Path = STUDENT) -> dict:
     """Path -> text of every student notebook (and the folder README), without writing anything."""
     bib = read_bib(book / "references.bib")
     files = {out / master.name: render(master, bib) for master in sorted(book.glob("*.ipynb"))}
-    files[out / "README.md"] = STUDENT_README
+    files[out / "README.md"] = student_readme()
     return files
 
 
