@@ -42,11 +42,19 @@ def gradient_flow(transform, o: torch.Tensor) -> GradientFlow:
     formula: heaviside), ``"zero gradient"`` (a grad_fn exists but every entry
     is 0: round, sign, floor, a saturated sigmoid) or ``"passes gradient"``.
 
+    The probe is meant for *element-wise* maps, where entry :math:`i` of
+    :math:`\partial \sum_j g(o)_j / \partial o` is :math:`g'(o_i)`. For a map that mixes its
+    inputs it can mislead: softmax's outputs always sum to 1, so the probe returns 0
+    (up to rounding) although softmax passes gradients; study such a map through its Jacobian.
+
     Shapes: ``o`` any float tensor; ``grad`` has its shape.
 
     Example:
         >>> gradient_flow(torch.round, torch.tensor([0.3, 1.7])).status
         'zero gradient'
+        >>> flow = gradient_flow(lambda o: torch.softmax(o, dim=0), torch.tensor([1.0, 2.0, 3.0]))
+        >>> flow.grad.abs().max().item() < 1e-6    # sum(softmax) = 1: the probe says nothing about softmax
+        True
     """
     if not callable(transform):
         raise TypeError(f"transform must be callable, got {type(transform).__name__}")
@@ -64,10 +72,14 @@ def gradient_flow(transform, o: torch.Tensor) -> GradientFlow:
 
 
 def gradient_table(transforms: dict, points, dtype: torch.dtype = torch.float64) -> str:
-    """A text table: one row per transformation, its status and its gradient at each point.
+    r"""A text table: one row per transformation, its status and its gradient at each point.
+
+    Each entry is :math:`\partial \sum_j g(o)_j / \partial o_i`, which is :math:`g'(o_i)` for an
+    element-wise ``g``; for a map that mixes its inputs, such as softmax, the table is meaningless
+    (see :func:`gradient_flow`).
 
     Args:
-        transforms: mapping name -> callable ``g(o)`` (applied element-wise).
+        transforms: mapping name -> callable ``g(o)``, applied element-wise.
         points: the values of ``o`` at which to evaluate the gradient.
         dtype: the floating dtype of ``o`` (float64 by default; pass ``torch.float32`` to see
             what float32 training sees, e.g. a sigmoid whose gradient is exactly 0 at ``o = 20``).

@@ -74,3 +74,47 @@ def test_prob_above_wrong_answers(answer, status, fragment):
     assert result.status is status, result
     assert fragment in result.message, result
     _no_numbers_leaked(result.message)
+
+
+def _in_place_ste(o):
+    o[o <= 0] = 0.0          # edits the caller's tensor
+    return o
+
+
+def _flipped_ste(o):
+    hard = (o > 0).to(o.dtype)
+    soft = torch.sigmoid(o)
+    return hard + (soft.detach() - soft)
+
+
+def _cancelled_ste(o):
+    hard = (o > 0).to(o.dtype)
+    soft = torch.sigmoid(o)
+    return hard + (soft - soft)
+
+
+@pytest.mark.parametrize("answer, fragment", [
+    (_in_place_ste, "in place"),
+    (lambda o: torch.sigmoid_(o), "in place"),
+    (_flipped_ste, "wrong sign"),
+    (_cancelled_ste, "cancel"),
+])
+def test_ste_typical_mistakes_are_named(answer, fragment):
+    result = check_quietly("trainability.ste_threshold", answer)
+    assert result.status is Status.FAILED, result
+    assert fragment in result.message, result
+    _no_numbers_leaked(result.message)
+
+
+@pytest.mark.parametrize("answer, fragment", [
+    (lambda o, at=0.0, temperature=1.0: torch.sigmoid(o - at / temperature), "binds tighter"),
+    (lambda o, at=0.0, temperature=1.0: torch.sigmoid((o - at) * temperature), "divide by it"),
+    (lambda o, at=0.0, temperature=1.0: torch.sigmoid(o - at), "temperature is ignored"),
+    (lambda o, at=0.0, temperature=1.0: torch.sigmoid(o / temperature), "at is ignored"),
+    (lambda o, at=0.0, temperature=1.0: o.sub_(at).div_(temperature).sigmoid_(), "in place"),
+])
+def test_prob_above_typical_mistakes_are_named(answer, fragment):
+    result = check_quietly("trainability.prob_above", answer)
+    assert result.status is Status.FAILED, result
+    assert fragment in result.message, result
+    _no_numbers_leaked(result.message)
