@@ -371,3 +371,71 @@ def test_unanswered_stub_and_junk(exercise_id):
     assert status(exercise_id, stub) is Status.NOT_ATTEMPTED
     assert status(exercise_id, "not a function") is Status.FAILED
     assert status(exercise_id, lambda *args: args[0].nonexistent) is Status.ERROR
+
+
+# ---------------------------------------------------------------- every grading seed
+
+def _result_at_seed(exercise_id, answer, seed):
+    """The verdict the grader gives for a fresh seed (check_quietly always uses the notebook's seed 0)."""
+    from course_pkg.homework import load_all, probe, replay
+    from course_pkg.homework.checking import call_with_time_limit
+    ex = load_all()[exercise_id]
+    spec = replay.plan_exercise(ex, seed=seed)
+    return replay.judge(ex, spec, replay.roundtrip(probe.probe_exercise(answer, spec, call=call_with_time_limit)))[0]
+
+
+def _float32_floor(m, v, t):                     # torch.tensor(1e-6) is float32: a floor of 9.99999997e-07
+    w = torch.maximum(v, torch.tensor(1e-6))
+    return (0.5 * (torch.log(w) + (t - m) ** 2 / w)).mean()
+
+
+def _float32_floor_value_only(m, v, t):          # the same floor, with the value-only clamp of the solution
+    w = v + (torch.maximum(v, torch.tensor(1e-6, dtype=torch.float32)) - v).detach()
+    return (0.5 * (torch.log(w) + (t - m) ** 2 / w)).mean()
+
+
+def _gaussian_where(m, v, t):                    # the value-only clamp written with torch.where
+    w = v + (torch.where(v < 1e-6, torch.full_like(v, 1e-6), v) - v).detach()
+    return (0.5 * (torch.log(w) + (t - m) ** 2 / w)).mean()
+
+
+def pinball_float32_levels(pred, target, quantiles):   # levels in the default dtype, float32: 0.3 -> 0.30000001
+    q = torch.tensor(quantiles)
+    e = target.unsqueeze(1) - pred
+    return torch.maximum(q * e, (q - 1) * e).mean()
+
+
+SEED_SWEEP = [  # (exercise, correct forms, mistakes): every form passes and every mistake fails on every seed
+    ("distributions.gaussian_nll",
+     (gaussian_nll, gaussian_solution, lambda m, v, t: F.gaussian_nll_loss(m, t, v), _gaussian_where),
+     (GAUSSIAN_WRONG["no factor 1/2"], _plain_clamp, _float32_floor, _float32_floor_value_only, _eps(1e-8),
+      GAUSSIAN_WRONG["log of the standard deviation"])),
+    ("distributions.pinball_loss",
+     (pinball_loss, pinball_solution, pinball_abs_form, pinball_where_form, pinball_float32_levels),
+     (_pinball_sign_flipped, _pinball_symmetric, _pinball_one_minus_q, PINBALL_WRONG["levels in reverse order"],
+      _pinball_n_equals_k_only)),
+    ("distributions.mdn_nll",
+     (mdn_nll, mdn_solution, mdn_distributions),
+     (_mdn_naive, _mdn_hand_softmax, _mdn_log_sigma_squared, _mdn_batch_softmax)),
+]
+
+
+@pytest.mark.parametrize("exercise_id, correct, wrong", SEED_SWEEP, ids=[row[0] for row in SEED_SWEEP])
+def test_verdicts_hold_on_twenty_grading_seeds(exercise_id, correct, wrong):
+    """Grading draws fresh inputs every run: a correct form must pass, and a mistake fail, whatever the seed."""
+    for seed in range(1, 21):
+        for answer in correct:
+            result = _result_at_seed(exercise_id, answer, seed)
+            assert result.passed, (seed, answer, result)
+        for answer in wrong:
+            result = _result_at_seed(exercise_id, answer, seed)
+            assert not result.passed, (seed, answer, result)
+
+
+def test_float32_floor_is_named():
+    """torch.maximum(var, torch.tensor(1e-6)) in a float64 loss: the feedback names the float32 constant."""
+    for answer in (_float32_floor, _float32_floor_value_only):
+        message = check_quietly("distributions.gaussian_nll", answer).message
+        assert "float32 constant" in message and "dtype=var.dtype" in message, message
+    for answer in (gaussian_solution, _gaussian_where):               # a right answer never hears of it
+        assert check_quietly("distributions.gaussian_nll", answer).passed
