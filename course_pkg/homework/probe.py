@@ -283,7 +283,7 @@ def arm() -> None:
                  no_tf=torch._C.DisableTorchFunctionSubclass, dtype_of=T.dtype.__get__)
     _Watch.prepare()
     x = torch.ones(2, requires_grad=True)
-    with _Watch():  # the first use imports what the dispatch mode needs: once, before any child is forked
+    with _Watch():  # first uses import what the dispatch mode and autograd need: once, before any child is forked
         torch.autograd.grad((x * 2).sum(), x)
 
 
@@ -489,12 +489,21 @@ def _backward(out, inputs, planned, call, remaining):
         if not isinstance(target, torch.Tensor):
             return {"error": {"type": "TypeError", "mro": ["TypeError"], "message": "not a tensor"}}
         cot = planned.get("cotangent", "ones")
-        cotangent = torch.ones_like(target) if cot == "ones" else decode(cot).to(target.dtype)
+        cotangent = None if cot == "ones" else decode(cot).to(target.dtype)
+        if cotangent is not None and tuple(cotangent.shape) != tuple(target.shape):
+            raise RuntimeError(f"Mismatch in shape: grad_output has a shape of {tuple(cotangent.shape)} and output "
+                               f"has a shape of {tuple(target.shape)}")
         wrt = [t for t in inputs if t.requires_grad]
         if not wrt:
             return {"grads": []}
-        grads = call(lambda: torch.autograd.grad(target, wrt, cotangent, retain_graph=True, allow_unused=True),
-                     (), {}, max(remaining, 0.5))
+
+        def vjp():  # sum(target * cotangent): the same gradients as autograd.grad(target, wrt, cotangent) (the
+            # cotangent reaches the graph multiplied by exactly 1) without the seconds autograd spends importing
+            # its shape checks on first use, which a fresh process would pay within the answer's time limit
+            scalar = target.sum() if cotangent is None else (target * cotangent).sum()
+            return torch.autograd.grad(scalar, wrt, retain_graph=True, allow_unused=True)
+
+        grads = call(vjp, (), {}, max(remaining, 0.5))
         return {"grads": [None if g is None else encode(g) for g in grads]}
     except BaseException as err:
         return {"error": _error(err)}
