@@ -10,19 +10,23 @@ not notebooks included, with the reason), one column per auto-checked exercise (
 
 How a submission is graded (:mod:`course_pkg.homework.replay` has the checking design):
 
-1. the trusted grader (this process, which never runs student code) reads the file as JSON,
-   without trusting its structure, finds its chapter (metadata ``course_pkg.chapter``, its
-   ``check("id", ...)`` calls, or ``--chapter``), takes the exercises and answer names from the
-   master notebooks in ``book/``, and reads the code: forbidden shortcuts per exercise
-   (:func:`course_pkg.homework.scan.forbidden_uses`) and tampering
-   (:func:`course_pkg.homework.scan.tampering`), in every code cell;
-2. it draws a fresh random seed and records each exercise's plan (the inputs of every call);
-3. in a sandbox (:mod:`course_pkg.homework.sandbox`: bubblewrap, read-only system, private
-   folder, no network, own PID namespace, limits) a runner executes the code cells in a fresh
-   kernel and then the probe, which calls each answer on the plan's inputs in a forked child
-   and writes plain JSON;
-4. once the sandbox has exited, the grader reads the JSON (size-capped) and judges each answer
-   with its own checker. Only then, with every sandbox gone, are the CSV files written.
+1. the trusted grader (this process) reads the file as JSON, without trusting its structure
+   (no link followed, no FIFO opened, size-capped), finds its one chapter (metadata
+   ``course_pkg.chapter``, its ``check("id", ...)`` calls, the class's chapter, or ``--chapter``),
+   takes the exercises and answer names from the master notebooks in ``book/``, and extracts, for
+   each answer, the statements that define it and what they use
+   (:func:`course_pkg.homework.extract.answer_program`): nothing else of the notebook ever runs;
+2. it reads that code: forbidden names and introspection (:func:`course_pkg.homework.extract.findings`);
+3. in a sandbox (:mod:`course_pkg.homework.sandbox`: bubblewrap, read-only system, ``nobody``,
+   memory-bounded private ``/tmp``, no network, own PID namespace, limits) the runner
+   (:mod:`course_pkg.homework.runner`) defines each answer in a fresh process; only then does the
+   grader draw a seed, plan the checker's calls and send their inputs; the probe's record comes back
+   over the runner's pipe (size-capped, with a deadline), with every function and PyTorch operator
+   the calls reached;
+4. the grader judges each record with its own checker, and flags forbidden functions however they
+   were reached. Only then, with every sandbox gone, are the CSV files written, every text escaped.
+
+:func:`grade_notebook` grades one notebook (for one container per submission).
 
 Statuses: PASSED, FAILED, NOT ATTEMPTED, ERROR as in a notebook, and FLAGGED: the check passed
 but the answer's code uses what the exercise forbids (named in ``reason``), 0 points until a

@@ -1,21 +1,21 @@
 """The sandbox every submission runs in: bubblewrap (``bwrap``), with resource limits.
 
-Inside, the student's notebook and its kernel see:
+Inside, the runner (:mod:`course_pkg.homework.runner`) and the answers it defines see:
 
-* the system and this repository **read-only** (``--ro-bind / /``); home folders, ``/tmp``, ``/run``
+* the system and this repository **read-only** (``--ro-bind / /``); home folders, ``/run``, ``/var/tmp``
   and the submissions and output folders hidden (the interpreter and the repository are put back);
-* one private writable folder, ``/tmp/box`` (the grader's temporary folder for this submission),
-  the only way in or out: the grader writes the job and the plan there and reads the results
-  after the sandbox has exited;
-* **no network** (``--unshare-net``: a loopback interface only, which the kernel uses to talk
-  to its runner), and no other IPC, UTS or cgroup namespace of the host;
+* **no writable folder of the host**: ``/tmp`` and ``/dev/shm`` are in-memory folders of their own,
+  sized so that together they hold at most a quarter of the memory limit (:func:`tmpfs_bytes`), and
+  vanish with the sandbox. The only way in or out is the pair of pipes the grader holds (stdin, stdout);
+* **an unprivileged user**: when the grader runs as root, the sandbox is made without a user namespace
+  and ``setpriv`` runs the command as ``nobody`` with no capabilities, so root-only files (``/etc/shadow``)
+  are unreadable; otherwise bubblewrap maps the caller's own uid and drops every capability;
+* **no network** (``--unshare-net``), no IPC, UTS or cgroup namespace of the host;
 * its **own PID namespace** (``--unshare-pid``, ``--die-with-parent``): no other process is
   visible, and when the sandbox ends (or the grader kills it) every process in it ends too;
-* no capabilities, a new session (no terminal injection), no further user namespaces, a
-  cleared environment;
-* limits set with ``prlimit``: address space (``--memory``), CPU seconds per process, size of
-  any file written, open files, no core dumps; processes (RLIMIT_NPROC) only when the grader
-  does not run as root (the kernel exempts root's processes from that limit).
+* a new session (no terminal injection), a cleared environment;
+* limits set with ``prlimit``: address space (three quarters of ``--memory``), CPU seconds per process,
+  size of any file written, open files, processes, no core dumps.
 
 Bubblewrap needs unprivileged user namespaces, or root. :func:`status` says whether it works
 here and, if not, why (on Ubuntu 24.04 AppArmor restricts unprivileged user namespaces:
@@ -39,18 +39,18 @@ UNPROTECTED = """\
 warning: --no-sandbox: submissions run as your own user, with no isolation. A notebook can then
   read and write every file you can (this repository and its checker, the other submissions,
   the output CSV), use the network, leave processes running after the grader exits, and use
-  unlimited memory and disk. The verdicts are still computed outside the student's kernel, from
-  plain data, but a hostile notebook can change what later submissions see. Use it only for
+  unlimited memory and disk. Only the answers' definitions run and the grader still judges their
+  outputs, but a hostile notebook can change what later submissions see. Use it only for
   notebooks you trust, or on a throw-away machine."""
 
 
 @dataclass(frozen=True)
 class Limits:
-    memory_bytes: int = 6 << 30       # address space per process (torch maps a lot of virtual memory)
-    cpu_seconds: int = 1200           # CPU time per process (the kernel)
+    memory_bytes: int = 6 << 30       # 3/4: address space per process; 1/4: the in-memory /tmp and /dev/shm
+    cpu_seconds: int = 1200           # CPU time per process
     file_bytes: int = 256 << 20       # largest file a process may write
     open_files: int = 1024
-    processes: int = 512              # RLIMIT_NPROC, only applied when not root
+    processes: int = 512              # RLIMIT_NPROC (as root: nobody's processes)
 
 
 def bwrap_path() -> str | None:
