@@ -10,7 +10,10 @@ a detached process rewriting grades.csv after the grader exits, patching torch.i
 a sys.meta_path hook, reading the reference from the checker's frames, a Tensor subclass that fakes
 comparisons, suspicious code in the Colab set-up cell, a disarmed time limit, in-place modification, the
 reference imported as the answer, and files that stopped the run (an int `source`, a list-valued chapter,
-a non-UTF-8 name, a hidden file, not JSON, huge outputs)."""
+a non-UTF-8 name, a hidden file, not JSON, huge outputs). Since the grader runs only each answer's own
+definitions, most of these attacks now never run at all; where a test needs the attack to run (the files
+attack, the endless loop, the crash), the hostile code sits inside what an answer uses.
+The red team's later attacks are in tests/test_grading_attacks.py."""
 import csv
 import hashlib
 import json

@@ -14,11 +14,13 @@ NaN, ±inf, -0.0 and every bit of a float come back exactly; a Python float is
 its ``float.hex()``. Nothing is ever pickled.
 
 In a notebook, :func:`course_pkg.homework.check` runs the probe in the same
-process. For grading, the sandboxed kernel runs this file's source on its own
-(it imports only the standard library, NumPy and torch) and calls
-:func:`probe_namespace`, which probes each exercise in a forked child that the
-parent kills at the exercise's deadline: an answer that disarms its own time
-limit, blocks in C code or crashes the interpreter loses that exercise only.
+process. For grading, the sandboxed runner (:mod:`course_pkg.homework.runner`)
+imports this module and calls :func:`arm` before any student code runs, then
+probes each answer in a fresh forked process with ``watch=True``: the record
+then also lists every function and PyTorch operator the calls reached, and the
+runner kills the process at the exercise's deadline, so an answer that disarms
+its own time limit, blocks in C code or crashes the interpreter loses that
+exercise only.
 
 Example:
     >>> import torch
