@@ -373,7 +373,8 @@ def _run_answers(row: Row, live: list, options: Options) -> None:
         for n, (ex, answer, program, static) in enumerate(live):
             if stopped:
                 break
-            msg = channel.read(deadline)
+            define_s = job["exercises"][n]["define_s"]   # a runner that stops answering costs this much at most
+            msg = channel.read(min(deadline, time.monotonic() + define_s + 30))
             if not isinstance(msg, dict) or msg.get("n") != n:
                 stopped = msg if isinstance(msg, str) else "garbled"
                 break
@@ -401,7 +402,7 @@ def _run_answers(row: Row, live: list, options: Options) -> None:
             if not channel.send({"plan": None if spec is None else {k: v for k, v in spec.items() if k != "seed"}}):
                 stopped = "eof"
                 break
-            msg = channel.read(deadline + (spec["time_limit"] if spec else 0) + 10)
+            msg = channel.read(min(deadline, time.monotonic()) + (spec["time_limit"] if spec else 0) + 30)
             if not isinstance(msg, dict) or msg.get("n") != n:
                 stopped = msg if isinstance(msg, str) else "garbled"
                 break

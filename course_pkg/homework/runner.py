@@ -189,7 +189,7 @@ def run_exercise(n: int, exercise: dict, grader_in, grader_out, job_buffer: byte
         try:
             summary = json.loads(defined.decode("utf-8"))
             summary = summary if isinstance(summary, dict) and summary.get("defined") is True else {"bad": True}
-        except ValueError:
+        except (ValueError, RecursionError):
             summary = {"bad": True}
         if buffer:  # more than the one line before the plan was even sent: the child wrote to the channel
             summary["extra"] = True
@@ -221,7 +221,7 @@ def run_exercise(n: int, exercise: dict, grader_in, grader_out, job_buffer: byte
             child["status"] = "returned"
             try:
                 record = json.loads(line.decode("utf-8"))
-            except ValueError:
+            except (ValueError, RecursionError):
                 child["status"] = "unreadable"
         else:
             child["status"] = line
