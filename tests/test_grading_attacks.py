@@ -146,6 +146,7 @@ if True:
             if os.path.exists(path):
                 os.remove(path)
             os.mkfifo(path)
+            os.mkdir(path + ".tmp")   # so that nothing can replace the FIFO with a file
         except OSError:
             pass
     def fixed_mse(pred, target):
