@@ -82,6 +82,8 @@ def test_forbidden_names_are_found_in_the_code_that_runs(cells, hit):
     ("g = 1\ndef to_range(o, low, high):\n    global g\n    g = o\n    return o", "global g"),
     ("import torch\ndef to_range(o, low, high):\n    torch.__dict__.update(equal=None)\n    return o",
      "__dict__ (attribute access by name)"),
+    ("import torch\ndef to_range(o, low, high):\n    return torch.sys.modules", ".sys (a module reached as an attribute)"),
+    ("import torch\ng = getattr\ndef to_range(o, low, high):\n    return g(torch, 'x')", "getattr (a builtin used as a value)"),
 ])
 def test_introspection_in_the_code_that_runs_is_listed(code, what):
     odd = findings(code)[1]

@@ -183,6 +183,9 @@ _INTROSPECTIVE_CALLS = {"exec", "eval", "compile", "__import__", "getattr", "set
                         "globals", "locals", "vars", "open", "breakpoint", "input", "memoryview", "super",
                         "get_ipython", "type", "object"}
 _DUNDERS_OK = {"__init__", "__call__", "__name__", "__doc__", "__len__", "__repr__", "__str__"}
+# modules an answer could reach as an attribute of another (``torch.sys``, ``np.os``): named wherever they appear
+_MODULE_ATTRS = {"sys", "os", "gc", "inspect", "importlib", "builtins", "ctypes", "pickle", "marshal", "subprocess",
+                 "threading", "signal", "types", "operator", "socket", "shutil", "io", "runpy", "weakref"}
 
 
 def _module_hit(dotted: str):
@@ -205,6 +208,7 @@ def findings(program: Program, forbidden=()) -> tuple:
             if hit:
                 odd.add(f"{hit[0]} ({hit[1]})")
 
+    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for a in node.names:
@@ -226,7 +230,12 @@ def findings(program: Program, forbidden=()) -> tuple:
                 odd.add(f".{node.attr} (a private attribute)")
             elif any(f.startswith(".") and f[1:] == node.attr for f in forbidden):
                 hits.add("." + node.attr)
+            if node.attr in _MODULE_ATTRS and not (dotted and dotted.split(".")[0] == node.attr):
+                odd.add(f".{node.attr} (a module reached as an attribute)")
         elif isinstance(node, ast.Name):
+            if (node.id in _INTROSPECTIVE_CALLS and node.id not in ("super", "type", "object")
+                    and isinstance(node.ctx, ast.Load) and id(node) not in called and node.id not in aliases):
+                odd.add(f"{node.id} (a builtin used as a value)")
             if node.id in aliases and isinstance(node.ctx, ast.Load):
                 check_dotted(aliases[node.id])
             if node.id.startswith("__") and node.id not in ("__name__", "__doc__"):
