@@ -33,9 +33,7 @@ Example:
 from __future__ import annotations
 
 import base64
-import json
 import math
-import os
 import signal
 import sys
 import time
