@@ -39,13 +39,14 @@ def honest_submission(chapter: str) -> str:
 
 
 def _cpu() -> float:
-    """CPU seconds used so far by this process and its waited-for children (the sandboxes and all they ran)."""
-    return sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
-               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    """CPU seconds used so far by this process (the grader: planning and judging)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def grade(folder: Path, *, jobs: int, sandboxed: bool = True) -> dict:
-    """Grade ``folder``: wall time, CPU time (grader and sandboxes), and how many got full marks with no reason.
+    """Grade ``folder``: wall time, CPU time (the grader's, plus the CPU time each sandbox's runner reports for
+    itself and the processes it ran), and how many got full marks with no reason.
 
     ``cpu_s / 2`` is what the wall time would be on two idle cores: on a shared machine it tells the grader's
     cost apart from the other users' load.
@@ -53,7 +54,8 @@ def grade(folder: Path, *, jobs: int, sandboxed: bool = True) -> dict:
     load = os.getloadavg()[0]
     start, cpu0 = time.perf_counter(), _cpu()
     ids, rows = grading.grade_folder(folder, jobs=jobs, sandboxed=sandboxed)
-    wall, cpu = time.perf_counter() - start, _cpu() - cpu0
+    wall = time.perf_counter() - start
+    cpu = _cpu() - cpu0 + sum(r.seconds.get("sandbox_cpu", 0.0) for r in rows)  # + what each sandbox reported
     full = sum(r.total == len(ids) and not r.reasons for r in rows)
     return {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "students": len(rows), "full_marks": full,
             "exercises": len(ids), "load_before": round(load, 1), "load_after": round(os.getloadavg()[0], 1)}

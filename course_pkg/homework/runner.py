@@ -256,7 +256,8 @@ def main(argv=None) -> int:
     for n, exercise in enumerate(job["exercises"]):
         if not run_exercise(n, exercise, grader_in, grader_out, job_buffer):
             return 1
-    _send(grader_out, {"done": True})
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    _send(grader_out, {"done": True, "cpu_s": round(sum(u.ru_utime + u.ru_stime for u in usage), 3)})
     return 0
 
 
