@@ -340,7 +340,7 @@ def test_obfuscated_forbidden_functions_do_not_pass(attacked, name):
     ("aten_cross_entropy", "torch.nn.functional.cross_entropy"),
     ("aten_bce", "binary_cross_entropy_with_logits (as aten::binary_cross_entropy_with_logits)"),
     ("private_log_softmax", "log_softmax (as aten::_log_softmax)"),
-])
+], ids=lambda value: value if value in OBFUSCATED else "")   # no "::" in test ids: xdist's loadscope splits on it
 def test_the_forbidden_function_is_named_however_it_was_reached(attacked, name, words):
     _, exercise_id, _ = OBFUSCATED[name]
     assert status(attacked, f"obf_{name}", exercise_id) == "FLAGGED"
