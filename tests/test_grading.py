@@ -10,12 +10,14 @@ a detached process rewriting grades.csv after the grader exits, patching torch.i
 a sys.meta_path hook, reading the reference from the checker's frames, a Tensor subclass that fakes
 comparisons, suspicious code in the Colab set-up cell, a disarmed time limit, in-place modification, the
 reference imported as the answer, and files that stopped the run (an int `source`, a list-valued chapter,
-a non-UTF-8 name, a hidden file, not JSON, huge outputs)."""
+a non-UTF-8 name, a hidden file, not JSON, huge outputs). Since the grader runs only each answer's own
+definitions, most of these attacks now never run at all; where a test needs the attack to run (the files
+attack, the endless loop, the crash), the hostile code sits inside what an answer uses.
+The red team's later attacks are in tests/test_grading_attacks.py."""
 import csv
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -172,7 +174,7 @@ HOSTILE = {  # student name -> notebook text; each must score 0 (or be FLAGGED) 
     "blank": notebook(HEADER, STUB, GOOD_MSE.replace("fixed_mse", "my_mse"), CHECKS),  # stub and renamed
     "partial": notebook(HEADER, WRONG_GRAD, IN_PLACE_MSE, CHECKS),
     "cheater": notebook(HEADER, WRONG, CHEAT, CHECKS),
-    "crashing": notebook(HEADER, GOOD, "import os\nos._exit(1)"),
+    "crashing": notebook(HEADER, GOOD, "import os\ndef fixed_mse(pred, target):\n    os._exit(1)"),
     # patches in the Colab set-up cell, then an import hook replacing the checker's modules
     "patchers": notebook(PATCH_ISCLOSE, HEADER, WRONG, META_PATH, CHECKS, tags={0: ["colab-setup", "remove-cell"]}),
     "patch_json_open": notebook(HEADER, WRONG, PATCH_JSON, CHECKS),
@@ -182,7 +184,7 @@ HOSTILE = {  # student name -> notebook text; each must score 0 (or be FLAGGED) 
     "shortcut": notebook(HEADER, "from course_pkg.transforms import scale_to_range as to_range", GOOD_MSE),
     "attack_files": None,             # built below, with the real paths
 }
-ATTACKED = {"blank": (EX1, EX2), "partial": (EX1, EX2), "liars": (EX1, EX2), "disarmed": (EX1,)}
+ATTACKED = {"blank": (EX1, EX2), "partial": (EX1, EX2), "liars": (EX1, EX2), "disarmed": (EX1,), "crashing": (EX2,)}
 
 NOT_NOTEBOOKS = {  # file name (bytes) -> content; each gets a row with a reason
     b"not_a_notebook.ipynb": None,    # the fixture file
@@ -218,7 +220,9 @@ def _build_folder(root: Path) -> dict:
              "marker": str(root / "marker"), "host": f"/tmp/course-grading-was-here-{os.getpid()}-{time.time_ns()}"}
     texts = {name: text for name, (text, _) in HONEST.items() if text}
     texts.update({name: text for name, text in HOSTILE.items() if text})
-    texts["attack_files"] = notebook(HEADER, WRONG, attack_files(paths), CHECKS)
+    attack = "if True:\n" + "".join("    " + line for line in attack_files(paths).splitlines(True))
+    texts["attack_files"] = notebook(HEADER, "def to_range(o, low, high):\n    done  # runs the attack cell\n"
+                                     "    return o", attack, CHECKS)
     messy = nbformat.reads(notebook(HEADER, "raise RuntimeError('oops')", "torch.set_default_dtype(torch.float64)",
                                     GOOD, GOOD_MSE, "for _ in range(5):\n    print('y' * 1_000_000)", CHECKS,
                                     chapter=["03_regression"]), as_version=4)
@@ -264,8 +268,9 @@ def graded(tmp_path_factory, sandbox_ready):
     stubborn = root / "stubborn"
     stubborn.mkdir()
     (stubborn / "stubborn.ipynb").write_text(notebook(
-        HEADER, GOOD, "import time\nwhile True:\n    try:\n        time.sleep(0.2)\n    except BaseException:\n"
-        "        pass"), encoding="utf-8")
+        HEADER, GOOD, "import time\nif True:\n    while True:\n        try:\n            time.sleep(0.2)\n"
+        "        except BaseException:\n            pass\n    def fixed_mse(pred, target):\n        return pred"),
+        encoding="utf-8")
     before = {"folder": digest(built["folder"]), "repo": repo_digest()}
     started = time.monotonic()
     with ThreadPoolExecutor(2) as pool:
@@ -303,11 +308,14 @@ def test_honest_submissions_get_full_marks(graded, student):
 def test_reasons_name_what_happened(graded):
     rows = graded["rows"]
     assert rows["correct"]["reason"] == ""
-    assert "cell 2 RuntimeError" in rows["messy"]["reason"]
-    assert "cell 1 timed out after 4 s of CPU" in rows["looping"]["reason"]
-    assert "kernel died" in rows["crashing"]["reason"] and rows["crashing"]["total"] == "0"
-    stubborn = graded["stubborn"]["rows"]["stubborn"]
-    assert "did not stop when interrupted" in stubborn["reason"] and stubborn["total"] == "0", stubborn
+    # only each answer's definitions run: a raising cell, an endless loop in a cell of its own, never run
+    assert "RuntimeError" not in rows["messy"]["reason"] and rows["looping"]["reason"] == ""
+    crashing = graded["details"]["crashing"]
+    assert crashing[EX1]["status"] == "PASSED" and crashing[EX2]["status"] == "ERROR"
+    assert "died" in crashing[EX2]["message"], crashing
+    stubborn = graded["stubborn"]["rows"]["stubborn"]   # an endless loop that ignores interrupts, in a definition
+    assert stubborn["total"] == "1" and stubborn[EX2] == "0", stubborn
+    assert "did not finish within its time limit" in stubborn["reason"] or "ran longer than" in stubborn["reason"]
 
 
 @pytest.mark.parametrize("student", sorted(HOSTILE))
@@ -389,11 +397,8 @@ def test_summary_lists_every_student(graded):
 # --------------------------------------------------------------------------- the sandbox itself, without a kernel
 
 def _in_sandbox(tmp_path, code: str, **kw) -> tuple:
-    box = tmp_path / "box"
-    sandbox.prepare_box(box)
-    result = sandbox.run([sys.executable, "-c", code], box, timeout=kw.pop("timeout", 60), log=tmp_path / "log",
-                         **kw)
-    return result, (tmp_path / "log").read_text(errors="replace")
+    result = sandbox.run([sys.executable, "-c", code], timeout=kw.pop("timeout", 60), **kw)
+    return result, result["stdout"]
 
 
 def test_sandbox_is_read_only_private_offline_and_leaves_no_process(tmp_path, sandbox_ready):
@@ -408,7 +413,7 @@ def attempt(fn):
     except Exception as err:
         return "no"
 print("repo-write", attempt(lambda: open({str(ROOT / "README.md")!r}, "a")))
-print("box-write", attempt(lambda: open("/tmp/box/work/x", "w").write("x")))
+print("tmp-write", attempt(lambda: open("/tmp/x", "w").write("x")))
 print("classmate", attempt(lambda: open({str(secret / "classmate.ipynb")!r}).read()))
 print("network", attempt(lambda: socket.create_connection(("1.1.1.1", 53), timeout=2)))
 print("pids", len([p for p in os.listdir("/proc") if p.isdigit()]))
@@ -416,7 +421,7 @@ subprocess.Popen(["/bin/sh", "-c", "sleep 31.4159"], start_new_session=True)
 """
     result, log = _in_sandbox(tmp_path, code, hide=(secret,))
     assert result["returncode"] == 0, log
-    assert "repo-write no" in log and "box-write yes" in log and "classmate no" in log and "network no" in log
+    assert "repo-write no" in log and "tmp-write yes" in log and "classmate no" in log and "network no" in log
     assert int(log.split("pids ")[1].split()[0]) < 10, log
     for _ in range(50):  # the PID namespace's processes are killed when the sandbox ends
         left = subprocess.run(["pgrep", "-f", "^sleep 31.4159$"], capture_output=True).stdout
@@ -431,6 +436,8 @@ def test_sandbox_puts_back_a_repository_that_lives_in_tmp(tmp_path, sandbox_read
     clone = tmp_path / "clone"
     clone.mkdir()
     (clone / "checker.py").write_text("VERSION = 42\n")
+    clone.chmod(0o755)
+    (clone / "checker.py").chmod(0o644)
     assert str(clone).startswith("/tmp/"), clone
     roots = sandbox._python_roots()
     monkeypatch.setattr(sandbox, "_python_roots", lambda: sorted(roots + [clone]))
@@ -454,7 +461,7 @@ try:
 except MemoryError:
     print("memory no")
 try:
-    open("/tmp/box/work/big", "wb").write(b"x" * (2 << 20))
+    open("/tmp/big", "wb").write(b"x" * (2 << 20))
     print("file yes")
 except OSError:
     print("file no")
@@ -501,7 +508,7 @@ def test_chapter_detection_from_metadata_or_check_calls():
 
 
 def test_honest_master_notebooks_are_not_flagged():
-    from course_pkg.homework import load_all, scan
+    from course_pkg.homework import extract, load_all, scan
     registry = load_all()
     for name, chapter in grading.master_chapters().items():
         nb = nbformat.read(ROOT / "book" / f"{name}.ipynb", as_version=4)
@@ -509,6 +516,9 @@ def test_honest_master_notebooks_are_not_flagged():
         assert scan.tampering(sources, trusted={chapter.colab}) == [], name
         for exercise_id, answer in chapter.exercises:
             assert scan.forbidden_uses(sources, answer, registry[exercise_id].forbidden) == [], exercise_id
+            program = extract.answer_program(sources, answer)
+            assert program.statements, exercise_id
+            assert extract.findings(program, registry[exercise_id].forbidden) == ([], []), exercise_id
 
 
 def test_readable_names():

@@ -15,7 +15,8 @@ A check runs in three steps, the same in a notebook and in the grader
 call, recorded against the reference), the *probe* (the answer called on those
 inputs with a fresh torch state, the outcome recorded as plain data), and the
 *judge* (the checker run again on the recorded outcomes). In the grader the
-probe runs in the sandboxed student kernel and the plan and the judge in the
+probe runs in the sandbox, in a fresh process where only the answer's own code has
+run, and the plan and the judge in the
 trusted process.
 
 For teachers: ``python -m course_pkg.homework.student`` writes the student

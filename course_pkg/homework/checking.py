@@ -201,10 +201,11 @@ def call_with_time_limit(fn, args=(), kwargs=None, seconds: float = 5.0):
 
 def _call_in_thread(fn, args, kwargs, seconds):
     box = {}
+    context = contextvars.copy_context()  # the caller's seed (seed_scope) must reach the checker in the thread
 
     def target():
         try:
-            box["result"] = fn(*args, **kwargs)
+            box["result"] = context.run(fn, *args, **kwargs)
         except BaseException as err:  # re-raised in the caller's thread
             box["error"] = err
 

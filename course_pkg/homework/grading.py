@@ -10,19 +10,23 @@ not notebooks included, with the reason), one column per auto-checked exercise (
 
 How a submission is graded (:mod:`course_pkg.homework.replay` has the checking design):
 
-1. the trusted grader (this process, which never runs student code) reads the file as JSON,
-   without trusting its structure, finds its chapter (metadata ``course_pkg.chapter``, its
-   ``check("id", ...)`` calls, or ``--chapter``), takes the exercises and answer names from the
-   master notebooks in ``book/``, and reads the code: forbidden shortcuts per exercise
-   (:func:`course_pkg.homework.scan.forbidden_uses`) and tampering
-   (:func:`course_pkg.homework.scan.tampering`), in every code cell;
-2. it draws a fresh random seed and records each exercise's plan (the inputs of every call);
-3. in a sandbox (:mod:`course_pkg.homework.sandbox`: bubblewrap, read-only system, private
-   folder, no network, own PID namespace, limits) a runner executes the code cells in a fresh
-   kernel and then the probe, which calls each answer on the plan's inputs in a forked child
-   and writes plain JSON;
-4. once the sandbox has exited, the grader reads the JSON (size-capped) and judges each answer
-   with its own checker. Only then, with every sandbox gone, are the CSV files written.
+1. the trusted grader (this process) reads the file as JSON, without trusting its structure
+   (no link followed, no FIFO opened, size-capped), finds its one chapter (metadata
+   ``course_pkg.chapter``, its ``check("id", ...)`` calls, the class's chapter, or ``--chapter``),
+   takes the exercises and answer names from the master notebooks in ``book/``, and extracts, for
+   each answer, the statements that define it and what they use
+   (:func:`course_pkg.homework.extract.answer_program`): nothing else of the notebook ever runs;
+2. it reads that code: forbidden names and introspection (:func:`course_pkg.homework.extract.findings`);
+3. in a sandbox (:mod:`course_pkg.homework.sandbox`: bubblewrap, read-only system, ``nobody``,
+   memory-bounded private ``/tmp``, no network, own PID namespace, limits) the runner
+   (:mod:`course_pkg.homework.runner`) defines each answer in a fresh process; only then does the
+   grader draw a seed, plan the checker's calls and send their inputs; the probe's record comes back
+   over the runner's pipe (size-capped, with a deadline), with every function and PyTorch operator
+   the calls reached;
+4. the grader judges each record with its own checker, and flags forbidden functions however they
+   were reached. Only then, with every sandbox gone, are the CSV files written, every text escaped.
+
+:func:`grade_notebook` grades one notebook (for one container per submission).
 
 Statuses: PASSED, FAILED, NOT ATTEMPTED, ERROR as in a notebook, and FLAGGED: the check passed
 but the answer's code uses what the exercise forbids (named in ``reason``), 0 points until a
@@ -37,10 +41,8 @@ import json
 import os
 import re
 import secrets
-import shutil
 import stat
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -48,7 +50,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_pkg.homework import replay, sandbox, scan
+from course_pkg.homework import extract, probe, replay, runner, sandbox, scan
 from course_pkg.homework.checking import CheckerBug
 from course_pkg.homework.registry import load_all
 from course_pkg.homework.student import BOOK, COLAB_TAG, METADATA_KEY, MarkupError, parse_master
@@ -56,8 +58,7 @@ from course_pkg.homework.student import BOOK, COLAB_TAG, METADATA_KEY, MarkupErr
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]   # the folder that contains course_pkg/
 SHORT = {"PASSED": "P", "FAILED": "F", "NOT ATTEMPTED": "N", "ERROR": "E", "FLAGGED": "X"}
 MAX_FILE_BYTES = 32 << 20          # a submission larger than this is not graded
-MAX_LOG_BYTES = 4 << 20            # caps on what is read back from a sandbox
-MAX_RESULT_BYTES = 64 << 20
+MAX_RESULT_BYTES = 64 << 20        # cap on one message read back from a sandbox
 UNDER_LOAD = "timed out under load, regrade"
 
 
@@ -174,25 +175,6 @@ def detect_chapters(nb, chapters: dict) -> list:
     return [name for name, ch in chapters.items() if mentioned & {ex for ex, _ in ch.exercises}]
 
 
-def _read_capped(path: Path, cap: int):
-    """A JSON file written by the sandbox: no links followed, at most ``cap`` bytes, else None."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > cap:
-            return None
-        with os.fdopen(fd, "rb", closefd=False) as f:
-            data = f.read(cap + 1)
-        return json.loads(data.decode("utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return None
-    finally:
-        os.close(fd)
-
-
 # --------------------------------------------------------------------------- grading one file
 
 @dataclass
@@ -208,14 +190,100 @@ class Options:
         return 3 * self.cell_cpu_s + 30
 
 
-def _plan(registry, exercises, seed):
-    return [None if getattr(registry.get(exercise_id), "reference", None) is None else
-            replay.plan_exercise(registry[exercise_id], seed=seed, answer_name=answer)
-            for exercise_id, answer in exercises]
+class Channel:
+    """The grader's end of the runner's pipes: JSON lines in and out, each read with a deadline and a size cap."""
+
+    def __init__(self, proc):
+        self.proc, self.buffer = proc, bytearray()
+
+    def send(self, data: dict) -> bool:
+        try:
+            self.proc.stdin.write(json.dumps(data).encode("utf-8") + b"\n")
+            self.proc.stdin.flush()
+            return True
+        except (OSError, ValueError):
+            return False
+
+    def read(self, deadline: float):
+        """The next message (a dict), or ``"eof"``, ``"timeout"``, ``"too large"``, ``"garbled"``."""
+        line = runner.read_line(self.proc.stdout.fileno(), deadline, MAX_RESULT_BYTES, self.buffer)
+        if not isinstance(line, bytes):
+            return line
+        try:
+            data = json.loads(line.decode("utf-8"))
+        except (ValueError, RecursionError):
+            return "garbled"
+        return data if isinstance(data, dict) else "garbled"
 
 
-def grade_file(path: Path, chapters: dict, registry: dict, options: Options, *, forced: str | None = None) -> Row:
-    """Grade one entry of the submissions folder; never raises for anything the file contains."""
+def _completed(record, spec: dict, child: dict) -> dict:
+    """The probe record with the runner's view added: a child killed at its deadline or crashed ends its calls."""
+    if not isinstance(record, dict):
+        record = {"format": probe.FORMAT, "answer": {"kind": "callable"}, "calls": []}
+    calls = record.get("calls") if isinstance(record.get("calls"), list) else []
+    answer = record.get("answer") if isinstance(record.get("answer"), dict) else {}
+    last = calls[-1] if calls and isinstance(calls[-1], dict) else {}
+    finished = answer.get("kind") != "callable" or len(calls) >= len(spec["calls"]) or last.get("status") == "timeout"
+    if not finished:
+        timed_out = child.get("status") == "timeout"
+        entry = {"status": "timeout" if timed_out else "crashed", "limit_s": spec["time_limit"],
+                 "cpu_s": child.get("cpu_s", 0.0), "wall_s": child.get("probe_wall_s", child.get("wall_s", 0.0)),
+                 "how": "killed at its deadline" if timed_out else f"the process ended ({child.get('status')})"}
+        if child.get("waited_s") is not None:
+            entry["waited_s"] = child["waited_s"]
+        calls = [*calls, entry]
+    return {**record, "calls": calls}
+
+
+def _judge(row: Row, ex, spec: dict, record: dict, static: tuple) -> None:
+    result, notes = replay.judge(ex, spec, record)
+    status, message = result.status.value, result.message
+    if "timed out under load" in message:
+        row.under_load = True
+    uses = sorted(set(static[0]) | set(extract.runtime_uses(record.get("used"), ex.forbidden)))
+    odd = static[1]
+    if uses and status == "PASSED":
+        status, message = "FLAGGED", f"passed, but uses {', '.join(uses[:3])}, which the exercise forbids"
+    elif odd and status == "PASSED":
+        status, message = "FLAGGED", (f"passed, but its code uses {', '.join(odd[:3])}, which a person must read "
+                                      "before it counts")
+    if uses:
+        row.reasons.append(f"{spec['id']}: uses {', '.join(uses[:3])} (forbidden by the exercise)")
+    if odd:
+        row.reasons.append(f"{spec['id']}: its code uses {', '.join(odd[:4])}{' …' if len(odd) > 4 else ''} "
+                           "(worth a look)")
+    if notes:
+        row.reasons.append(f"{spec['id']}: {'; '.join(sorted(set(notes)))} (worth a look)")
+    row.results[spec["id"]] = (status, message)
+
+
+def _read_file(path: Path, cap: int) -> bytes:
+    """A submission's bytes: no link followed, no FIFO or device waited on, at most ``cap`` bytes."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("not a regular file")
+        chunks, size = [], 0
+        while size <= cap:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > cap:
+            raise ValueError("too large")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def grade_file(path: Path, chapters: dict, registry: dict, options: Options, *, forced: str | None = None,
+               class_chapter: str | None = None) -> Row:
+    """Grade one entry of the submissions folder; never raises for anything the file contains.
+
+    ``forced`` is the chapter to grade it as (``--chapter``); ``class_chapter``, the chapter most of the
+    class hands in, settles a notebook without metadata that calls the checks of several chapters.
+    """
     name = path.name
     row = Row(readable_name(name[: -len(".ipynb")] if name.endswith(".ipynb") and len(name) > 6 else name))
     started = time.monotonic()
@@ -239,75 +307,48 @@ def grade_file(path: Path, chapters: dict, registry: dict, options: Options, *, 
         row.reasons.append(f"too large to grade ({info.st_size / 2**20:.0f} MiB)")
         return row
     try:
-        nb = read_submission(path.read_bytes())
+        nb = read_submission(_read_file(path, MAX_FILE_BYTES))
     except (ValueError, OSError) as err:
         row.reasons.append(f"not a readable notebook ({err})")
         return row
     row.reasons += nb["problems"][:3]
-    row.chapters = [forced] if forced else detect_chapters({"metadata": nb["metadata"], "cells": [
-        {"cell_type": c["type"], "source": c["source"]} for c in nb["cells"]]}, chapters)
+    if forced:
+        row.chapters = [forced]
+    else:
+        found = detect_chapters({"metadata": nb["metadata"], "cells": [
+            {"cell_type": c["type"], "source": c["source"]} for c in nb["cells"]]}, chapters)
+        if len(found) > 1:
+            if class_chapter in found:
+                row.reasons.append(f"calls the checks of several chapters ({', '.join(found)}); graded as "
+                                   f"{class_chapter}, the class's chapter")
+                found = [class_chapter]
+            else:
+                row.reasons.append(f"calls the checks of several chapters ({', '.join(found)}) and has no chapter "
+                                   "in its metadata; not graded (use --chapter)")
+                return row
+        row.chapters = found
     if not row.chapters:
         row.reasons.append("could not tell which chapter this is (no check(...) call found; use --chapter)")
         return row
-    exercises = [ex for chapter in row.chapters for ex in chapters[chapter].exercises]
+    exercises = list(chapters[row.chapters[0]].exercises)
     for exercise_id, _ in exercises:
         row.results[exercise_id] = ("ERROR", "not graded")
     code = [c for c in nb["cells"] if c["type"] == "code" and c["source"].strip()]
-    sources = [c["source"] for c in code]
     trusted = {chapters[ch].colab for ch in row.chapters if chapters[ch].colab}
-    suspicious = scan.tampering(sources, trusted=trusted, indices=[c["index"] for c in code])
+    suspicious = scan.tampering([c["source"] for c in code], trusted=trusted, indices=[c["index"] for c in code])
     if suspicious:
-        row.reasons.append("code worth a look (graded outside the kernel all the same): "
+        row.reasons.append("code worth a look (it runs only where an answer uses it): "
                            + "; ".join(suspicious[:8]) + (" …" if len(suspicious) > 8 else ""))
-    seed = secrets.randbits(62) + 1
-    try:
-        specs = _plan(registry, exercises, seed)
-    except CheckerBug as err:
-        row.reasons.append(f"the checker itself failed (please report): {err}")
-        return row
-    box = Path(tempfile.mkdtemp(prefix="course-grade-"))
-    try:
-        sandbox.prepare_box(box)
-        probe_s = sum(s["time_limit"] + 6 for s in specs if s) + 30
-        (box / "plan.json").write_text(json.dumps({"exercises": [
-            {k: v for k, v in s.items() if k != "seed"} for s in specs if s]}), encoding="utf-8")
-        (box / "job.json").write_text(json.dumps({
-            "cells": [[c["index"], c["source"]] for c in code], "cell_cpu_s": options.cell_cpu_s,
-            "cell_wall_s": options.cell_wall_s, "total_s": options.total_s, "probe_s": probe_s}), encoding="utf-8")
-        inner = sandbox.BOX if options.sandboxed else str(box)
-        run = sandbox.run([sys.executable, "-m", "course_pkg.homework.runner", inner], box,
-                          timeout=options.total_s + probe_s + 180, sandboxed=options.sandboxed,
-                          limits=options.limits, hide=options.hide, log=box.parent / f"{box.name}.log")
-        row.seconds["sandbox"] = run["wall_s"]
-        log = _read_capped(box / "log.json", MAX_LOG_BYTES)
-        _cell_reasons(row, log, run, options)
-        live = [s for s in specs if s]
-        for n, spec in enumerate(live):
-            ex = registry[spec["id"]]
-            record = _read_capped(box / "out" / f"{n}.json", MAX_RESULT_BYTES)
-            if record is None:
-                why = ("the notebook did not get that far" if not (isinstance(log, dict) and log.get("probed"))
-                       else "no result came back")
-                row.results[spec["id"]] = ("ERROR", f"not checked: {why}")
-                continue
-            result, notes = replay.judge(ex, spec, record)
-            status, message = result.status.value, result.message
-            if "timed out under load" in message:
-                row.under_load = True
-            uses = scan.forbidden_uses(sources, spec["answer"], ex.forbidden)
-            if uses and status == "PASSED":
-                status, message = "FLAGGED", f"passed, but uses {', '.join(uses[:3])}, which the exercise forbids"
-            if uses:
-                row.reasons.append(f"{spec['id']}: uses {', '.join(uses[:3])} (forbidden by the exercise)")
-            if notes:
-                row.reasons.append(f"{spec['id']}: {'; '.join(sorted(set(notes)))} (worth a look)")
-            row.results[spec["id"]] = (status, message)
-    finally:
-        shutil.rmtree(box, ignore_errors=True)
-        try:
-            (box.parent / f"{box.name}.log").unlink()
-        except OSError:
-            pass
+    pairs = [(c["index"], c["source"]) for c in code]
+    live = []
+    for exercise_id, answer in exercises:
+        ex = registry.get(exercise_id)
+        if getattr(ex, "reference", None) is None:
+            continue
+        program = extract.answer_program(pairs, answer)
+        live.append((ex, answer, program, extract.findings(program, ex.forbidden)))
+    if live:
+        _run_answers(row, live, options)
     for exercise_id, (status, message) in row.results.items():
         if (status, message) == ("ERROR", "not graded"):
             row.results[exercise_id] = ("ERROR", "not graded: no checker for this exercise, or one without a "
@@ -316,33 +357,77 @@ def grade_file(path: Path, chapters: dict, registry: dict, options: Options, *, 
     return row
 
 
-def _cell_reasons(row: Row, log, run: dict, options: Options) -> None:
-    if not isinstance(log, dict):
-        row.reasons.append("stopped: " + (f"ran longer than {options.total_s:g} s in total" if run["killed"]
-                                          else "the sandbox ended without a log (crash or out of memory)"))
-        return
-    errors, slow = [], []
-    for cell in log.get("cells", [])[:2000]:
-        if not isinstance(cell, dict):
-            continue
-        index = cell.get("index")
-        if cell.get("under_load"):
-            row.under_load = True
-            slow.append(f"cell {index} {UNDER_LOAD}")
-        elif cell.get("timeout") == "cpu":
-            errors.append(f"cell {index} timed out after {options.cell_cpu_s:g} s of CPU")
-        elif cell.get("timeout") == "wall":
-            errors.append(f"cell {index} timed out after {options.cell_wall_s:g} s")
-        elif cell.get("status") == "error":
-            errors.append(f"cell {index} {str(cell.get('ename') or 'error')[:60]}")
-    if errors:
-        row.reasons.append("errors in " + ", ".join(errors[:5]) + (" …" if len(errors) > 5 else ""))
-    row.reasons += slow[:3]
-    stopped = log.get("stopped")
+def _run_answers(row: Row, live: list, options: Options) -> None:
+    """One sandbox for the submission; in it, each answer defined and probed in a fresh process of its own."""
+    started = time.monotonic()
+    deadline = started + options.total_s
+    job = {"exercises": [{"answer": answer, "statements": program.statements, "time_limit": ex.time_limit,
+                          "define_s": min(options.cell_wall_s, options.total_s)} for ex, answer, program, _ in live]}
+    proc = sandbox.start([sys.executable, "-m", "course_pkg.homework.runner"], sandboxed=options.sandboxed,
+                         limits=options.limits, hide=options.hide)
+    channel, stopped = Channel(proc), None
+    try:
+        hello = channel.read(min(deadline, time.monotonic() + 180))
+        if not (isinstance(hello, dict) and hello.get("ready")) or not channel.send(job):
+            stopped = hello if isinstance(hello, str) else "garbled"
+        for n, (ex, answer, program, static) in enumerate(live):
+            if stopped:
+                break
+            define_s = job["exercises"][n]["define_s"]   # a runner that stops answering costs this much at most
+            msg = channel.read(min(deadline, time.monotonic() + define_s + 30))
+            if not isinstance(msg, dict) or msg.get("n") != n:
+                stopped = msg if isinstance(msg, str) else "garbled"
+                break
+            if "defined" not in msg:  # the child never finished defining the answer
+                child = msg.get("child") if isinstance(msg.get("child"), dict) else {}
+                why = ("did not finish within its time limit" if "timeout" in str(child.get("status")) else
+                       "ended before the answer was defined (a crash, os._exit or out of memory)")
+                row.results[ex.id] = ("ERROR", f"not checked: the code defining `{answer}` {why}")
+                row.reasons.append(f"{ex.id}: the code defining `{answer}` {why}")
+                continue
+            defined = msg["defined"] if isinstance(msg["defined"], dict) else {"bad": True}
+            errors = defined.get("errors") if isinstance(defined.get("errors"), list) else []
+            cells = [f"cell {e.get('cell')} {str(e.get('type'))[:60]}" for e in errors[:3] if isinstance(e, dict)]
+            if cells:
+                row.reasons.append(f"{ex.id}: errors while defining `{answer}` in " + ", ".join(cells))
+            spec = None
+            if defined.get("bad") or defined.get("extra"):
+                row.reasons.append(f"{ex.id}: the answer's code wrote to the grader's channel (worth a look)")
+                row.results[ex.id] = ("ERROR", "not checked: the answer's code wrote to the grader's channel")
+            else:
+                try:  # the seed is drawn now, after the answer's code has run, and never leaves this process
+                    spec = replay.plan_exercise(ex, seed=secrets.randbits(62) + 1, answer_name=answer)
+                except CheckerBug as err:
+                    row.reasons.append(f"the checker itself failed (please report): {err}")
+            if not channel.send({"plan": None if spec is None else {k: v for k, v in spec.items() if k != "seed"}}):
+                stopped = "eof"
+                break
+            msg = channel.read(min(deadline, time.monotonic()) + (spec["time_limit"] if spec else 0) + 30)
+            if not isinstance(msg, dict) or msg.get("n") != n:
+                stopped = msg if isinstance(msg, str) else "garbled"
+                break
+            if spec is not None:
+                child = msg.get("child") if isinstance(msg.get("child"), dict) else {}
+                _judge(row, ex, spec, _completed(msg.get("record"), spec, child), static)
+        if not stopped:  # the runner's own CPU time and its children's (for tools/bench_grading.py)
+            done = channel.read(min(deadline, time.monotonic() + 10))
+            if isinstance(done, dict) and isinstance(done.get("cpu_s"), (int, float)):
+                row.seconds["sandbox_cpu"] = float(done["cpu_s"])
+    finally:
+        sandbox.stop(proc)
+        row.seconds["sandbox"] = time.monotonic() - started
     if stopped:
-        row.reasons.append(f"stopped: {str(stopped)[:160]}")
-    elif run["killed"]:
-        row.reasons.append(f"stopped: ran longer than {options.total_s:g} s in total")
+        if stopped == "timeout" and time.monotonic() >= deadline:
+            why = f"ran longer than {options.total_s:g} s in total; the sandbox was killed"
+        elif stopped == "eof":
+            why = (f"the sandbox was killed or crashed (exit status {proc.returncode}: out of memory, a limit, "
+                   "or a signal)")
+        else:
+            why = f"the sandbox stopped answering the grader ({stopped})"
+        row.reasons.append(f"stopped: {why}")
+        for ex, answer, _, _ in live:
+            if row.results.get(ex.id) == ("ERROR", "not graded"):
+                row.results[ex.id] = ("ERROR", f"not checked: {why}")
 
 
 # --------------------------------------------------------------------------- the folder
@@ -367,11 +452,12 @@ def grade_folder(folder: Path, *, book: Path = BOOK, chapter: str | None = None,
                       limits=sandbox.Limits(memory_bytes=int(memory_gib * (1 << 30))),
                       hide=(folder, *hide))
     entries = sorted((folder / n for n in os.listdir(folder)), key=lambda p: os.fsencode(p.name))
+    class_chapter = chapter or _class_chapter(entries, chapters)
 
     def one(path):
-        row = grade_file(path, chapters, registry, options, forced=chapter)
+        row = grade_file(path, chapters, registry, options, forced=chapter, class_chapter=class_chapter)
         if progress:
-            progress(f"{row.student}: {row.total} passed ({row.seconds.get('total', 0):.0f} s)")
+            progress(f"{_csv_text(row.student)}: {row.total} passed ({row.seconds.get('total', 0):.0f} s)")
         return row
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -382,18 +468,58 @@ def grade_folder(folder: Path, *, book: Path = BOOK, chapter: str | None = None,
             if again.under_load:
                 again.reasons.append(UNDER_LOAD)
             rows[i] = again
-    names = {}
-    for row in rows:  # two files with the same stem ("alice.ipynb", "alice") get distinct rows
-        names[row.student] = names.get(row.student, 0) + 1
-        if names[row.student] > 1:
-            row.student = f"{row.student} ({names[row.student]})"
+    unique_names(rows)
     used = [name for name in chapters if any(name in r.chapters for r in rows)]
     ids = [ex for name in used for ex, _ in chapters[name].exercises]
     return ids, sorted(rows, key=lambda r: r.student)
 
 
+def _class_chapter(entries, chapters: dict):
+    """The chapter most submissions name in their metadata (or, failing that, call the checks of alone)."""
+    votes = {}
+    for path in entries:
+        try:
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                continue
+            nb = read_submission(_read_file(path, MAX_FILE_BYTES))
+        except (ValueError, OSError):
+            continue
+        found = detect_chapters({"metadata": nb["metadata"], "cells": [
+            {"cell_type": c["type"], "source": c["source"]} for c in nb["cells"]]}, chapters)
+        if len(found) == 1:
+            votes[found[0]] = votes.get(found[0], 0) + 1
+    return max(sorted(votes), key=votes.get) if votes else None
+
+
+def unique_names(rows: list) -> None:
+    """Give rows with the same name distinct ones: ``bob``, ``bob (2)``, ... never a name another row has."""
+    taken = {r.student for r in rows}
+    seen = set()
+    for row in rows:
+        if row.student in seen:
+            k = 2
+            while f"{row.student} ({k})" in taken:
+                k += 1
+            row.student = f"{row.student} ({k})"
+            taken.add(row.student)
+        seen.add(row.student)
+
+
+def _csv_text(value) -> str:
+    """Text safe for a CSV cell and a terminal: lone surrogates and control characters escaped, no formula."""
+    text = value if isinstance(value, str) else str(value)
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    text = "".join(c if c.isprintable() or c == " " else (f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}")
+                   for c in text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
 def write_csv(path: Path, ids: list, rows: list) -> Path:
-    """Write the grades table and, next to it, ``<stem>_details.csv``; return the details path."""
+    """Write the grades table and, next to it, ``<stem>_details.csv``; return the details path.
+
+    Every text is escaped (:func:`_csv_text`), so nothing a submission put in a name, an exception
+    message or a record stops the writing or becomes a spreadsheet formula.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
@@ -401,7 +527,7 @@ def write_csv(path: Path, ids: list, rows: list) -> Path:
         for r in rows:
             cells = [("1" if r.results[ex][0] == "PASSED" else "0") if ex in r.results else
                      ("0" if not r.chapters else "") for ex in ids]
-            w.writerow([r.student, *cells, r.total, "; ".join(r.reasons)])
+            w.writerow([_csv_text(r.student), *cells, r.total, _csv_text("; ".join(map(str, r.reasons)))])
     details = path.with_name(path.stem + "_details.csv")
     with details.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
@@ -409,8 +535,26 @@ def write_csv(path: Path, ids: list, rows: list) -> Path:
         for r in rows:
             for ex in ids:
                 if ex in r.results:
-                    w.writerow([r.student, ex, *r.results[ex]])
+                    w.writerow([_csv_text(r.student), ex, *map(_csv_text, r.results[ex])])
     return details
+
+
+def grade_notebook(path, *, chapter: str | None = None, sandboxed: bool = True, cell_timeout: float = 60,
+                   total_timeout: float = 600, memory_gib: float = 6, book: Path = BOOK) -> dict:
+    """Grade ONE notebook (the entry point for one container per submission, e.g. an autograder).
+
+    Returns ``{"student", "chapter", "total", "max", "reasons", "exercises": {id: {"status", "message"}}}``,
+    the message being the feedback line the student would see.
+    """
+    chapters = master_chapters(book)
+    forced = _resolve_chapter(chapter, chapters) if chapter else None
+    options = Options(cell_cpu_s=cell_timeout, total_s=total_timeout, sandboxed=sandboxed,
+                      limits=sandbox.Limits(memory_bytes=int(memory_gib * (1 << 30))))
+    row = grade_file(Path(path), chapters, load_all(), options, forced=forced)
+    return {"student": _csv_text(row.student), "chapter": row.chapters[0] if row.chapters else None,
+            "total": row.total, "max": len(row.results), "reasons": [_csv_text(r) for r in row.reasons],
+            "exercises": {ex: {"status": status, "message": _csv_text(message)}
+                          for ex, (status, message) in row.results.items()}}
 
 
 def summary(ids: list, rows: list) -> str:
@@ -419,7 +563,7 @@ def summary(ids: list, rows: list) -> str:
     lines = [f"{'student':<{width}}  " + "  ".join(f"ex{i + 1}" for i in range(len(ids))) + "  total  reason"]
     for r in rows:
         marks = "  ".join(f"{SHORT.get(r.results[ex][0], '?') if ex in r.results else '-':>3}" for ex in ids)
-        lines.append(f"{r.student:<{width}}  {marks}  {r.total:>5}  {'; '.join(r.reasons)[:90]}")
+        lines.append(f"{_csv_text(r.student):<{width}}  {marks}  {r.total:>5}  {_csv_text('; '.join(r.reasons))[:90]}")
     lines.append("")
     for i, ex in enumerate(ids):
         passed = sum(1 for r in rows if r.results.get(ex, ("",))[0] == "PASSED")

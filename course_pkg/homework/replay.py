@@ -11,7 +11,8 @@ when something is wrong. It runs twice, never in the student's process:
    (:func:`~course_pkg.homework.checking.case_generator`), a fresh one for
    every grading run, so nothing can be precomputed.
 2. the **probe** (:mod:`course_pkg.homework.probe`) calls the student's answer
-   on exactly those inputs, in the student's kernel, and records what came back;
+   on exactly those inputs, in a fresh process where only the answer's own code
+   has run (:mod:`course_pkg.homework.runner`), and records what came back;
 3. **judge** (:func:`judge`): the checker runs again on the same seed, against
    a *replay* of the answer: a stand-in that, for each call, returns the
    recorded output (a plain tensor rebuilt from its bytes, connected to the

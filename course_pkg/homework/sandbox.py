@@ -1,21 +1,21 @@
 """The sandbox every submission runs in: bubblewrap (``bwrap``), with resource limits.
 
-Inside, the student's notebook and its kernel see:
+Inside, the runner (:mod:`course_pkg.homework.runner`) and the answers it defines see:
 
-* the system and this repository **read-only** (``--ro-bind / /``); home folders, ``/tmp``, ``/run``
+* the system and this repository **read-only** (``--ro-bind / /``); home folders, ``/run``, ``/var/tmp``
   and the submissions and output folders hidden (the interpreter and the repository are put back);
-* one private writable folder, ``/tmp/box`` (the grader's temporary folder for this submission),
-  the only way in or out: the grader writes the job and the plan there and reads the results
-  after the sandbox has exited;
-* **no network** (``--unshare-net``: a loopback interface only, which the kernel uses to talk
-  to its runner), and no other IPC, UTS or cgroup namespace of the host;
+* **no writable folder of the host**: ``/tmp`` and ``/dev/shm`` are in-memory folders of their own,
+  sized so that together they hold at most a quarter of the memory limit (:func:`tmpfs_bytes`), and
+  vanish with the sandbox. The only way in or out is the pair of pipes the grader holds (stdin, stdout);
+* **an unprivileged user**: when the grader runs as root, the sandbox is made without a user namespace
+  and ``setpriv`` runs the command as ``nobody`` with no capabilities, so root-only files (``/etc/shadow``)
+  are unreadable; otherwise bubblewrap maps the caller's own uid and drops every capability;
+* **no network** (``--unshare-net``), no IPC, UTS or cgroup namespace of the host;
 * its **own PID namespace** (``--unshare-pid``, ``--die-with-parent``): no other process is
   visible, and when the sandbox ends (or the grader kills it) every process in it ends too;
-* no capabilities, a new session (no terminal injection), no further user namespaces, a
-  cleared environment;
-* limits set with ``prlimit``: address space (``--memory``), CPU seconds per process, size of
-  any file written, open files, no core dumps; processes (RLIMIT_NPROC) only when the grader
-  does not run as root (the kernel exempts root's processes from that limit).
+* a new session (no terminal injection), a cleared environment;
+* limits set with ``prlimit``: address space (three quarters of ``--memory``), CPU seconds per process,
+  size of any file written, open files, processes, no core dumps.
 
 Bubblewrap needs unprivileged user namespaces, or root. :func:`status` says whether it works
 here and, if not, why (on Ubuntu 24.04 AppArmor restricts unprivileged user namespaces:
@@ -28,29 +28,29 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-BOX = "/tmp/box"                      # where the private folder appears inside the sandbox
 REPO = Path(__file__).resolve().parents[2]
 
 UNPROTECTED = """\
 warning: --no-sandbox: submissions run as your own user, with no isolation. A notebook can then
   read and write every file you can (this repository and its checker, the other submissions,
   the output CSV), use the network, leave processes running after the grader exits, and use
-  unlimited memory and disk. The verdicts are still computed outside the student's kernel, from
-  plain data, but a hostile notebook can change what later submissions see. Use it only for
+  unlimited memory and disk. Only the answers' definitions run and the grader still judges their
+  outputs, but a hostile notebook can change what later submissions see. Use it only for
   notebooks you trust, or on a throw-away machine."""
 
 
 @dataclass(frozen=True)
 class Limits:
-    memory_bytes: int = 6 << 30       # address space per process (torch maps a lot of virtual memory)
-    cpu_seconds: int = 1200           # CPU time per process (the kernel)
+    memory_bytes: int = 6 << 30       # 3/4: address space per process; 1/4: the in-memory /tmp and /dev/shm
+    cpu_seconds: int = 1200           # CPU time per process
     file_bytes: int = 256 << 20       # largest file a process may write
     open_files: int = 1024
-    processes: int = 512              # RLIMIT_NPROC, only applied when not root
+    processes: int = 512              # RLIMIT_NPROC (as root: nobody's processes)
 
 
 def bwrap_path() -> str | None:
@@ -88,70 +88,79 @@ def _hidden_tops() -> list:
     return [p for p in ("/home", "/root", "/run", "/var/tmp", "/mnt", "/media", "/srv") if os.path.isdir(p)]
 
 
-def command(box: Path, argv: list, *, limits: Limits = Limits(), hide=(), env: dict | None = None) -> list:
-    """The ``bwrap`` command line that runs ``argv`` inside the sandbox, with ``box`` as ``/tmp/box``."""
+DROP_UID = 65534                      # "nobody": the uid the sandboxed code runs as when the grader is root
+
+
+def _dirs_for(root: Path, top: str) -> list:
+    """``--dir`` arguments (mode 0755) for the folders between an emptied ``top`` and ``root``."""
+    args, path = [], Path(top)
+    for part in root.relative_to(top).parts[:-1]:
+        path = path / part
+        args += ["--perms", "0755", "--dir", str(path)]
+    return args
+
+
+def tmpfs_bytes(limits: "Limits") -> dict:
+    """Size of each writable in-memory folder: together a quarter of ``limits.memory_bytes``.
+
+    Files written there live in RAM, so they count against the memory limit: ``/tmp`` gets 3/16
+    of it and ``/dev/shm`` 1/16; the processes' address space gets the other three quarters.
+    """
+    return {"/tmp": max(limits.memory_bytes * 3 // 16, 16 << 20), "/dev/shm": max(limits.memory_bytes // 16, 4 << 20)}
+
+
+def command(argv: list, *, limits: Limits = Limits(), hide=(), env: dict | None = None) -> list:
+    """The ``bwrap`` command line that runs ``argv`` inside the sandbox.
+
+    Nothing of the host is writable: ``/tmp`` and ``/dev/shm`` are in-memory folders bounded by
+    :func:`tmpfs_bytes`, every other top folder a user could write to is an empty read-only one. As
+    root, the sandbox is started without a user namespace and ``setpriv`` runs ``argv`` as ``nobody``
+    with no capabilities (root-only files stay unreadable); otherwise bubblewrap maps the caller's uid.
+    """
+    root = os.geteuid() == 0
+    sizes = tmpfs_bytes(limits)
     args = [bwrap_path() or "bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-            "--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
+            "--perms", "01777", "--size", str(sizes["/tmp"]), "--tmpfs", "/tmp",
+            "--perms", "01777", "--size", str(sizes["/dev/shm"]), "--tmpfs", "/dev/shm"]
     tops = _hidden_tops()
     for top in tops:
-        args += ["--tmpfs", top]
+        args += ["--perms", "0755", "--size", str(1 << 20), "--tmpfs", top]
     emptied = tops + ["/tmp", "/dev/shm"]  # a repository or venv in one of these (a clone in /tmp) is put back
-    for root in _python_roots():
-        if any(str(root) == t or str(root).startswith(t + "/") for t in emptied):
-            args += ["--ro-bind", str(root), str(root)]
+    for root_dir in _python_roots():
+        top = next((t for t in emptied if str(root_dir) == t or str(root_dir).startswith(t + "/")), None)
+        if top is not None and str(root_dir) != top:
+            args += _dirs_for(root_dir, top) + ["--ro-bind", str(root_dir), str(root_dir)]
     for path in hide:
         path = Path(path).resolve()
         if path.is_dir() and not any(r == path or path in r.parents for r in _python_roots()):
-            args += ["--tmpfs", str(path)]
+            args += ["--perms", "0755", "--size", "4096", "--tmpfs", str(path), "--remount-ro", str(path)]
         elif path.is_file():
             args += ["--ro-bind", "/dev/null", str(path)]
-    args += ["--bind", str(box), BOX, "--chdir", f"{BOX}/work",
-             "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
-             "--cap-drop", "ALL", "--hostname", "sandbox", "--clearenv"]
+    args += ["--chdir", "/tmp", "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+             "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "sandbox", "--clearenv"]
+    if not root:
+        args += ["--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
     for key, value in (env or sandbox_env()).items():
         args += ["--setenv", key, value]
-    rlimits = [f"--as={limits.memory_bytes}", f"--cpu={limits.cpu_seconds}", f"--fsize={limits.file_bytes}",
-               f"--nofile={limits.open_files}", "--core=0"]
-    if os.geteuid() != 0:
-        rlimits.append(f"--nproc={limits.processes}")
-    return args + ["--", shutil.which("prlimit") or "prlimit", *rlimits, "--", *argv]
+    rlimits = [f"--as={limits.memory_bytes - sum(sizes.values())}", f"--cpu={limits.cpu_seconds}",
+               f"--fsize={limits.file_bytes}", f"--nofile={limits.open_files}", "--core=0",
+               f"--nproc={limits.processes}"]
+    drop = []
+    if root:  # RLIMIT_NPROC counts nobody's processes, so it applies here too
+        drop = [shutil.which("setpriv") or "setpriv", f"--reuid={DROP_UID}", f"--regid={DROP_UID}", "--clear-groups",
+                "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+    return args + ["--", *drop, shutil.which("prlimit") or "prlimit", *rlimits, "--", *argv]
 
 
-def sandbox_env(box: str = BOX) -> dict:
+def sandbox_env() -> dict:
     """The whole environment of the sandboxed processes (nothing else of the grader's is passed)."""
     bin_dir = str(Path(sys.executable).parent)
     return {
-        "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin", "HOME": f"{box}/home", "LANG": "C.UTF-8",
-        "MPLCONFIGDIR": f"{box}/mpl", "MPLBACKEND": "Agg", "IPYTHONDIR": f"{box}/ipython",
-        "JUPYTER_RUNTIME_DIR": f"{box}/run", "JUPYTER_CONFIG_DIR": f"{box}/jupyter", "XDG_CACHE_HOME": f"{box}/cache",
-        "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+        "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp/home", "LANG": "C.UTF-8",
+        "MPLCONFIGDIR": "/tmp/mpl", "MPLBACKEND": "Agg", "XDG_CACHE_HOME": "/tmp/cache",
+        "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "PYTHONPATH": str(REPO),
         "OMP_NUM_THREADS": "1", "ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE",
     }
-
-
-def prepare_box(box: Path) -> None:
-    """The private folder's layout: work/ (the kernel's working folder), out/ (results), and writable homes."""
-    for sub in ("work", "out", "home", "mpl", "ipython", "run", "jupyter", "cache"):
-        (box / sub).mkdir(parents=True, exist_ok=True)
-    cache = _matplotlib_cache()
-    if cache:
-        for f in cache.glob("fontlist-*.json"):
-            shutil.copy(f, box / "mpl" / f.name)
-
-
-_MPL_CACHE = None
-
-
-def _matplotlib_cache() -> Path | None:
-    """A matplotlib font cache built once per grading run (building it costs a second per notebook otherwise)."""
-    global _MPL_CACHE
-    if _MPL_CACHE is None:
-        import tempfile
-        folder = Path(tempfile.mkdtemp(prefix="course-grade-mpl-"))
-        subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"], env={**os.environ,
-                       "MPLCONFIGDIR": str(folder)}, capture_output=True, timeout=120)
-        _MPL_CACHE = folder
-    return _MPL_CACHE
 
 
 _STATUS = None
@@ -165,14 +174,12 @@ def status() -> tuple:
     if not bwrap_path():
         _STATUS = (False, "bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
         return _STATUS
-    import tempfile
-    with tempfile.TemporaryDirectory(prefix="course-grade-probe-") as tmp:
-        box = Path(tmp)
-        (box / "work").mkdir()
-        proc = subprocess.run(command(box, ["/bin/sh", "-c", f"echo ok > {BOX}/work/ok"]), capture_output=True,
-                              text=True, timeout=60)
-        works = proc.returncode == 0 and (box / "work" / "ok").exists()
-    if works:
+    if os.geteuid() == 0 and not shutil.which("setpriv"):
+        _STATUS = (False, "setpriv (util-linux) is missing: the sandbox cannot drop root's privileges")
+        return _STATUS
+    proc = subprocess.run(command(["/bin/sh", "-c", "echo ok"]), capture_output=True, text=True, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    if proc.returncode == 0 and proc.stdout.strip() == "ok":
         _STATUS = (True, "")
     else:
         why = " ".join((proc.stderr or proc.stdout).split())[:300]
@@ -184,39 +191,61 @@ def status() -> tuple:
     return _STATUS
 
 
-def run(argv: list, box: Path, *, timeout: float, sandboxed: bool = True, limits: Limits = Limits(),
-        hide=(), log: Path | None = None) -> dict:
-    """Run ``argv`` in the sandbox (or, with ``sandboxed=False``, as a plain subprocess); wait at most ``timeout`` s.
+def start(argv: list, *, sandboxed: bool = True, limits: Limits = Limits(), hide=()) -> subprocess.Popen:
+    """Start ``argv`` in the sandbox (or, with ``sandboxed=False``, as a plain subprocess in a new session).
 
-    Returns ``{"returncode", "killed", "wall_s"}``. On time-out the whole sandbox is killed (its PID
-    namespace goes with it). Output goes to ``log`` (a file outside the box), never to the grader's terminal.
+    Its stdin and stdout are pipes owned by the caller (the only way in or out); its stderr goes to an
+    unlinked temporary file (``proc.stderr_file``). Use :func:`stop` to end it and everything it started.
     """
-    env = sandbox_env(BOX if sandboxed else str(box))
-    if sandboxed:
-        cmd = command(box, argv, limits=limits, hide=hide, env=env)
-        cwd = None
-    else:
-        cmd = [a.replace(BOX, str(box)) for a in argv]
-        cwd = str(box / "work")
-    out = open(log, "wb") if log else subprocess.DEVNULL
-    started = time.monotonic()
-    try:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd,
-                                env=env if not sandboxed else {"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-                                start_new_session=True)
-        killed = False
+    env = sandbox_env()
+    cmd = command(argv, limits=limits, hide=hide, env=env) if sandboxed else argv
+    err = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, cwd="/",
+                            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")} if sandboxed else
+                            {**env, "HOME": tempfile.gettempdir()}, start_new_session=True)
+    proc.stderr_file = err
+    return proc
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Kill ``proc``'s whole session (the sandbox's PID namespace goes with it) and reap it."""
+    _kill_group(proc)
+    for stream in (proc.stdin, proc.stdout):
         try:
-            proc.wait(timeout=timeout)
+            stream.close()
+        except Exception:
+            pass
+    proc.wait()
+    try:
+        proc.stderr_file.close()
+    except Exception:
+        pass
+
+
+def run(argv: list, *, timeout: float, sandboxed: bool = True, limits: Limits = Limits(), hide=(),
+        input: bytes = b"", max_output: int = 1 << 20) -> dict:
+    """Run ``argv`` in the sandbox with ``input`` on its stdin; wait at most ``timeout`` s.
+
+    Returns ``{"returncode", "killed", "wall_s", "stdout"}`` (at most ``max_output`` bytes of stdout
+    and stderr together). On time-out the whole sandbox is killed (its PID namespace goes with it).
+    """
+    started = time.monotonic()
+    proc = start(argv, sandboxed=sandboxed, limits=limits, hide=hide)
+    killed = False
+    try:
+        try:
+            out, _ = proc.communicate(input, timeout=timeout)
         except subprocess.TimeoutExpired:
             killed = True
-            _kill_group(proc)
-            proc.wait()
-        if not sandboxed:
-            _kill_group(proc)  # without a PID namespace, take down whatever the notebook left in its session
+            out = b""
     finally:
-        if log:
-            out.close()
-    return {"returncode": proc.returncode, "killed": killed, "wall_s": time.monotonic() - started}
+        _kill_group(proc)
+        proc.wait()
+        proc.stderr_file.seek(0)
+        err = proc.stderr_file.read(max_output)
+        proc.stderr_file.close()
+    return {"returncode": proc.returncode, "killed": killed, "wall_s": time.monotonic() - started,
+            "stdout": (out[:max_output] + err[:max_output]).decode("utf-8", "replace")}
 
 
 def _kill_group(proc) -> None:
