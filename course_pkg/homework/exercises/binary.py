@@ -1,4 +1,6 @@
 """Checks for chapter 5, Binary classification."""
+import math
+
 import torch
 
 from course_pkg.decisions import predict_labels
@@ -34,12 +36,19 @@ def _float64_cases(seed: int):
 
 
 def _must_refuse_mismatch(answer):
+    """The exercise text asks for a ValueError on mismatched shapes; an assert (AssertionError) is not one."""
     logits, target = torch.zeros(4, 1), torch.zeros(4)
     try:
         answer(logits, target)
-    except Exception:  # any clear refusal is fine (ValueError, RuntimeError, ...)
+    except ValueError:
         return
-    raise Feedback("logits of shape (4, 1) with target of shape (4,) must raise an error, not broadcast "
+    except AssertionError:
+        raise Feedback("mismatched shapes raise an AssertionError; raise a ValueError as the exercise asks "
+                       "(an assert is for bugs in your own code and disappears under python -O)") from None
+    except Exception as err:  # noqa: BLE001  (any other refusal is named, not accepted)
+        raise Feedback(f"mismatched shapes raise {type(err).__name__}; raise a ValueError as the exercise asks") \
+            from None
+    raise Feedback("logits of shape (4, 1) with target of shape (4,) must raise a ValueError, not broadcast "
                    "to a (4, 4) table of every pair")
 
 
@@ -109,6 +118,9 @@ def _(answer):
     return _check_bce(answer, 52, refuse_mismatch=False)
 
 
+_EDGE_LABEL = "the float32 logit 0.1 with threshold sigma(0.1), where the cut itself rounds to that logit"
+
+
 def _label_cases(seed: int):
     g = case_generator(seed)
     return [
@@ -119,6 +131,8 @@ def _label_cases(seed: int):
         ("float64 logits, threshold 0.99", (torch.randn(30, generator=g, dtype=torch.float64) * 8, 0.99)),
         ("float32 logits 15 to 25 with threshold 1 - 1e-9 (a float32 sigmoid is exactly 1 above 16.6)",
          (torch.tensor([15.0, 17.0, 18.0, 19.0, 20.0, 21.0, 22.0, 25.0]), 1 - 1e-9)),
+        # sigma(float32(0.1)) > sigma(0.1) = t, but the cut log(t / (1 - t)) rounds to float32(0.1) itself.
+        (_EDGE_LABEL, (torch.tensor([0.1, -0.1, 0.0999]), 1 / (1 + math.exp(-0.1)))),
     ]
 
 
@@ -138,6 +152,9 @@ def _(answer):
         if got.is_complex() or not bool(((got == 0) | (got == 1)).all()):
             raise Feedback(f"on {label}: the result must hold only 0 and 1 (labels, not probabilities)")
         wrong = int((got.detach().cpu().double() != expected.cpu().double()).sum())
+        if wrong and label == _EDGE_LABEL:
+            raise Feedback(f"on {label}: {wrong} of {z.numel()} labels are wrong; comparing a float32 tensor "
+                           "with a Python float rounds the cut to float32 first: compare in float64")
         if wrong:
             raise Feedback(f"on {label}: {wrong} of {z.numel()} labels are wrong; compare the logit with "
                            "log(t / (1 - t)) instead of rounding through a sigmoid")
