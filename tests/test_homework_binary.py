@@ -109,3 +109,46 @@ def test_bce_shape_refusal_must_be_a_value_error():
     for answer, name in ((asserting, "AssertionError"), (runtime, "RuntimeError")):
         result = check_quietly("binary.bce_with_logits", answer)
         assert result.status is Status.FAILED and name in result.message and "ValueError" in result.message, result
+
+
+# --- every correct formulation passes on every grader seed; the typical mistakes fail on every seed -------------
+
+from course_pkg.homework import call_with_time_limit, load_all, probe, replay  # noqa: E402
+
+SEEDS = range(1, 21)
+CORRECT_BCE = {
+    "softplus (linear above 20)": _validated(lambda z, y: (F.softplus(z) - y * z).mean()),
+    "logaddexp": GOOD_BCE,
+    "logsigmoid": _validated(lambda z, y: -(y * F.logsigmoid(z) + (1 - y) * F.logsigmoid(-z)).mean()),
+    "F.binary_cross_entropy_with_logits": _validated(F.binary_cross_entropy_with_logits),
+}
+WRONG_BCE = {
+    "sum, not mean": _validated(lambda z, y: (F.softplus(z) - y * z).sum()),
+    "BCE after a sigmoid": _validated(lambda z, y: F.binary_cross_entropy(torch.sigmoid(z), y)),
+    "log(1 + exp(z)) overflows": _validated(lambda z, y: (torch.log1p(torch.exp(z)) - y * z).mean()),
+    "one-sided derivative at 0": _validated(
+        lambda z, y: (z.clamp(min=0) + torch.log1p(torch.exp(-z.abs())) - y * z).mean()),
+    "float32 detour": _validated(lambda z, y: (F.softplus(z.float()) - y.float() * z.float()).mean().to(z.dtype)),
+    "sigmoid twice": _validated(lambda z, y: F.binary_cross_entropy_with_logits(torch.sigmoid(z), y)),
+}
+
+
+def _verdict(exercise_id, answer, seed, _plans={}):
+    ex = load_all()[exercise_id]
+    key = (exercise_id, seed)
+    if key not in _plans:
+        _plans[key] = replay.plan_exercise(ex, seed=seed)
+    spec = _plans[key]
+    record = replay.roundtrip(probe.probe_exercise(answer, spec, call=call_with_time_limit))
+    return replay.judge(ex, spec, record)[0]
+
+
+@pytest.mark.parametrize("exercise_id", ["binary.bce_with_logits", "binary.fixed_loss"])
+def test_verdicts_do_not_depend_on_the_grader_seed(exercise_id):
+    for seed in SEEDS:
+        for name, answer in CORRECT_BCE.items():
+            result = _verdict(exercise_id, answer, seed)
+            assert result.passed, (name, seed, result)
+        for name, answer in WRONG_BCE.items():
+            result = _verdict(exercise_id, answer, seed)
+            assert result.status is Status.FAILED, (name, seed, result)
