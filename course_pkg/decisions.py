@@ -46,16 +46,29 @@ def predict_labels(logits: torch.Tensor, threshold_prob: float = 0.5) -> torch.T
     with ``threshold_prob = 1 - 1e-9`` a logit of 18 gives 0, as it should
     (:math:`\sigma(18) \approx 1 - 1.5\cdot 10^{-8} < t`).
 
+    The comparison runs in float64. Comparing a float32 tensor with the
+    Python float ``cut`` would round the cut to float32 first and decide
+    wrongly right at the edge: for :math:`t = \sigma(0.1)` and the float32
+    logit ``0.1`` (0.100000001...), :math:`\sigma(z) > t` holds, but the
+    cut rounds to that same float32 number and ``z > cut`` is False. In
+    float64 the only rounding left is the cut's own (a few float64 units
+    in the last place), far finer than the spacing of float32 or float16 logits.
+
     Shapes: ``logits`` any floating tensor; returns a tensor of the same
     shape and dtype holding 0.0 / 1.0. The result carries no gradient.
 
     Example:
         >>> predict_labels(torch.tensor([-1.0, 0.0, 1.0, 3.0]), threshold_prob=0.9)
         tensor([0., 0., 0., 1.])
+        >>> predict_labels(torch.tensor([0.1]), threshold_prob=1 / (1 + math.exp(-0.1)))  # the float32 edge
+        tensor([1.])
     """
     check_tensor(logits, "logits", floating=True)
     cut = logit_threshold(threshold_prob)
-    return (logits.detach() > cut).to(logits.dtype)
+    z = logits.detach()
+    if z.device.type == "mps":  # no float64 on Apple GPUs: decide on the CPU
+        return (z.cpu().to(torch.float64) > cut).to(device=z.device, dtype=z.dtype)
+    return (z.to(torch.float64) > cut).to(z.dtype)
 
 
 def threshold_table(logits: torch.Tensor, target: torch.Tensor, thresholds) -> str:

@@ -1,4 +1,5 @@
 """Tests for course_pkg.decisions (binary decisions from logits), the loss-at-one-logit probe and its figure."""
+import decimal
 import math
 
 import pytest
@@ -63,3 +64,23 @@ def test_plot_loss_vs_logit():
         plot_loss_vs_logit({}, 0.0)
     with pytest.raises(ValueError):
         plot_loss_vs_logit({"a": bce_with_logits}, 0.0, (1, 0))
+
+
+def test_predict_labels_is_exact_at_the_float32_edge_of_the_cut(device):
+    # sigma(z) > t for the float32 logit 0.1 (0.100000001...) and t = sigma(0.1), but the cut log(t / (1 - t))
+    # rounds to that very float32 number: comparing in float32 would give 0.
+    t = 1 / (1 + math.exp(-0.1))
+    z32 = torch.tensor([0.1], device=device)
+    assert 1 / (1 + math.exp(-z32.item())) > t
+    assert not bool(z32 > B.logit_threshold(t))  # the float32 comparison this test guards against
+    assert B.predict_labels(z32, t).tolist() == [1.0]
+    assert B.predict_labels(torch.tensor([0.1], dtype=torch.float16, device=device), t).tolist() == [0.0]  # 0.0999755
+    # The float32 numbers around each cut are decided as exact arithmetic decides sigma(z) > t, i.e.
+    # e^-z < (1 - t) / t, evaluated here with 50 significant digits on the exact values of z and t.
+    decimal.getcontext().prec = 50
+    for t in (0.3, 0.5, 0.9, 1 - 1e-9, 1 / (1 + math.exp(-2.5)), 1 / (1 + math.exp(-0.1))):
+        c = torch.tensor(B.logit_threshold(t), dtype=torch.float32)
+        near = torch.stack([torch.nextafter(c, torch.tensor(-math.inf)), c, torch.nextafter(c, torch.tensor(math.inf))])
+        t_exact = decimal.Decimal(t)
+        exact = [1.0 if (-decimal.Decimal(v)).exp() < (1 - t_exact) / t_exact else 0.0 for v in near.tolist()]
+        assert B.predict_labels(near.to(device), t).tolist() == exact, t

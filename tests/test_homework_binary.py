@@ -61,8 +61,12 @@ def test_fixed_loss_catches_the_bug_and_double_sigmoid():
 
 def test_predict_labels_checks():
     assert check_quietly("binary.predict_labels", B.predict_labels).passed
-    assert check_quietly("binary.predict_labels", lambda z, t: (z > math.log(t / (1 - t))).long()).passed
-    assert check_quietly("binary.predict_labels", lambda z, t: z > math.log(t) - math.log1p(-t)).passed
+    assert check_quietly("binary.predict_labels", lambda z, t: (z.double() > math.log(t / (1 - t))).long()).passed
+    assert check_quietly("binary.predict_labels", lambda z, t: z.to(F64) > math.log(t) - math.log1p(-t)).passed
+    # Comparing float32 logits with the Python float cut rounds the cut to float32: wrong at the edge, and named.
+    for rounded in (lambda z, t: (z > math.log(t / (1 - t))).long(), lambda z, t: z > math.log(t) - math.log1p(-t)):
+        result = check_quietly("binary.predict_labels", rounded)
+        assert result.status is Status.FAILED and "float64" in result.message, result
     via_sigmoid = check_quietly("binary.predict_labels", lambda z, t: (torch.sigmoid(z) > t).float())
     assert via_sigmoid.status is Status.FAILED and "1 - 1e-9" in via_sigmoid.message
     assert check_quietly("binary.predict_labels", lambda z, t: torch.sigmoid(z)).status is Status.FAILED
@@ -90,3 +94,61 @@ def test_fixed_loss_does_not_demand_a_shape_check_the_text_never_asks_for():
 def test_fixed_loss_flipped_labels_are_named_as_such():
     result = check_quietly("binary.fixed_loss", lambda z, y: F.binary_cross_entropy_with_logits(z, 1 - y))
     assert result.status is Status.FAILED and "flipped" in result.message and "sigmoid" not in result.message
+
+
+def test_bce_shape_refusal_must_be_a_value_error():
+    def asserting(z, y):
+        assert z.shape == y.shape
+        return GOOD_BCE(z, y)
+
+    def runtime(z, y):
+        if z.shape != y.shape:
+            raise RuntimeError("shapes differ")
+        return GOOD_BCE(z, y)
+
+    for answer, name in ((asserting, "AssertionError"), (runtime, "RuntimeError")):
+        result = check_quietly("binary.bce_with_logits", answer)
+        assert result.status is Status.FAILED and name in result.message and "ValueError" in result.message, result
+
+
+# --- every correct formulation passes on every grader seed; the typical mistakes fail on every seed -------------
+
+from course_pkg.homework import call_with_time_limit, load_all, probe, replay  # noqa: E402
+
+SEEDS = range(1, 21)
+CORRECT_BCE = {
+    "softplus (linear above 20)": _validated(lambda z, y: (F.softplus(z) - y * z).mean()),
+    "logaddexp": GOOD_BCE,
+    "logsigmoid": _validated(lambda z, y: -(y * F.logsigmoid(z) + (1 - y) * F.logsigmoid(-z)).mean()),
+    "F.binary_cross_entropy_with_logits": _validated(F.binary_cross_entropy_with_logits),
+}
+WRONG_BCE = {
+    "sum, not mean": _validated(lambda z, y: (F.softplus(z) - y * z).sum()),
+    "BCE after a sigmoid": _validated(lambda z, y: F.binary_cross_entropy(torch.sigmoid(z), y)),
+    "log(1 + exp(z)) overflows": _validated(lambda z, y: (torch.log1p(torch.exp(z)) - y * z).mean()),
+    "one-sided derivative at 0": _validated(
+        lambda z, y: (z.clamp(min=0) + torch.log1p(torch.exp(-z.abs())) - y * z).mean()),
+    "float32 detour": _validated(lambda z, y: (F.softplus(z.float()) - y.float() * z.float()).mean().to(z.dtype)),
+    "sigmoid twice": _validated(lambda z, y: F.binary_cross_entropy_with_logits(torch.sigmoid(z), y)),
+}
+
+
+def _verdict(exercise_id, answer, seed, _plans={}):
+    ex = load_all()[exercise_id]
+    key = (exercise_id, seed)
+    if key not in _plans:
+        _plans[key] = replay.plan_exercise(ex, seed=seed)
+    spec = _plans[key]
+    record = replay.roundtrip(probe.probe_exercise(answer, spec, call=call_with_time_limit))
+    return replay.judge(ex, spec, record)[0]
+
+
+@pytest.mark.parametrize("exercise_id", ["binary.bce_with_logits", "binary.fixed_loss"])
+def test_verdicts_do_not_depend_on_the_grader_seed(exercise_id):
+    for seed in SEEDS:
+        for name, answer in CORRECT_BCE.items():
+            result = _verdict(exercise_id, answer, seed)
+            assert result.passed, (name, seed, result)
+        for name, answer in WRONG_BCE.items():
+            result = _verdict(exercise_id, answer, seed)
+            assert result.status is Status.FAILED, (name, seed, result)

@@ -130,3 +130,16 @@ def test_a_shift_by_one_global_maximum_fails():
     ce = check_quietly("multiclass.cross_entropy",
                        lambda z, y: -global_shift_log_softmax(z, 1).gather(1, y.unsqueeze(1)).mean())
     assert ce.status is Status.FAILED, ce
+
+
+@pytest.mark.parametrize("exercise_id", ["multiclass.cross_entropy", "multiclass.fixed_loss"])
+def test_a_sum_instead_of_the_mean_is_named(exercise_id):
+    result = check_quietly(exercise_id, CROSS_ENTROPY_WRONG["sum instead of mean"])
+    assert result.status is Status.FAILED and "sum over the batch" in result.message, result
+    manual_sum = check_quietly(exercise_id, lambda z, y: -torch.log_softmax(z, 1).gather(1, y.unsqueeze(1)).sum())
+    assert manual_sum.status is Status.FAILED and "sum over the batch" in manual_sum.message, manual_sum
+
+
+def test_the_gap_case_labels_show_the_rows_so_a_failing_index_can_be_read():
+    naive = check_quietly("multiclass.log_softmax", LOG_SOFTMAX_WRONG["naive log(softmax)"])
+    assert "[0, 1000, -5]" in naive.message, naive

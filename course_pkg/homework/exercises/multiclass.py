@@ -40,7 +40,8 @@ def _(answer):
     g = case_generator(61)
     f32 = [
         ("random logits of shape (6, 4)", (torch.randn(6, 4, generator=g), -1)),
-        ("logits with a gap of 1000", (torch.tensor([[0.0, 1000.0, -5.0], [1000.0, 0.0, -1000.0]]), -1)),
+        ("logits with a gap of 1000 (rows [0, 1000, -5] and [1000, 0, -1000])",
+         (torch.tensor([[0.0, 1000.0, -5.0], [1000.0, 0.0, -1000.0]]), -1)),
         # A shift by one maximum of the whole tensor (not per row) sends the first row to -inf.
         ("rows whose maxima differ by 1000", (torch.tensor([[0.0, 1.0], [1000.0, 0.0]]), -1)),
         ("rows of equal logits -1000", (torch.full((2, 5), -1000.0), -1)),
@@ -56,7 +57,7 @@ def _class_cases(g):
     f32 = [
         ("random logits (8, 5) with class-index targets",
          (torch.randn(8, 5, generator=g) * 3, torch.randint(0, 5, (8,), generator=g))),
-        ("logits with a gap of 1000",
+        ("logits with a gap of 1000 (rows [0, 1000], [1000, 0], [-1000, 1000])",
          (torch.tensor([[0.0, 1000.0], [1000.0, 0.0], [-1000.0, 1000.0]]), torch.tensor([0, 0, 1]))),
         ("rows whose maxima differ by 1000", (torch.tensor([[0.0, 1.0], [1000.0, 0.0]]), torch.tensor([1, 0]))),
         ("all-zero logits", (torch.zeros(4, 10), torch.tensor([0, 3, 9, 3]))),
@@ -70,14 +71,21 @@ def _class_cases(g):
 
 
 def _check_scalar_loss(answer):
-    """The answer must accept int64 class indices and return a 0-dim tensor (the mean over the batch)."""
+    """The answer must accept int64 class indices and return a 0-dim tensor, the mean over the batch (a sum is named)."""
     if not callable(answer):
         raise Feedback(f"expected a function, got {type(answer).__name__}")
-    out = answer(torch.zeros(3, 4), torch.tensor([0, 1, 3]))
+    logits = torch.tensor([[1.0, -2.0, 0.5, 3.0], [0.0, 0.0, 1.0, -1.0], [2.0, 1.0, 0.0, -3.0]])
+    target = torch.tensor([0, 1, 3])
+    out = answer(logits.clone(), target.clone())
     if not isinstance(out, torch.Tensor):
         raise Feedback(f"expected a torch.Tensor, got {type(out).__name__}")
     if out.dim() != 0:
         raise Feedback(f"expected a scalar (0-dim) loss, got shape {tuple(out.shape)}; take the mean over the batch")
+    if out.is_floating_point():
+        mean = cross_entropy(logits.double(), target)
+        value = out.detach().double()
+        if bool(torch.isclose(value, len(target) * mean, rtol=1e-4)):
+            raise Feedback("the loss is the sum over the batch (N times the mean); return the mean over the batch")
 
 
 @exercise("multiclass.cross_entropy", reference=_cross_entropy_ref, answer="my_cross_entropy", time_limit=5,
