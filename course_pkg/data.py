@@ -21,6 +21,17 @@ __all__ = [
 ]
 
 
+def _randn64(*shape, generator):
+    """Standard normals drawn in float64.
+
+    PyTorch's float32 ``randn`` takes a vectorized code path on CPUs with AVX2 or AVX-512 and gives different
+    numbers there; its float64 path is the same scalar code on every CPU. The regression makers below draw and
+    compute in float64 and round once to float32 at the end, so a last-bit difference in a float64 ``sin`` or
+    ``exp`` between math libraries almost never reaches the float32 data (``tests/test_data_stable.py``).
+    """
+    return torch.randn(*shape, generator=generator, dtype=torch.float64)
+
+
 def _check_n(n, name="n"):
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"{name} must be a positive int, got {n!r}")
@@ -31,7 +42,7 @@ def make_regression(n: int = 200, noise: float = 0.1, seed: int = 0, device=None
     r"""1-D regression with real-valued targets: :math:`y = \sin(2x) + x/2 + \varepsilon`.
 
     ``x`` uniform on [-3, 3], :math:`\varepsilon \sim \mathcal N(0, \text{noise}^2)`.
-    Shapes: ``x`` (n, 1), ``y`` (n, 1), float32.
+    Shapes: ``x`` (n, 1), ``y`` (n, 1), float32 (computed in float64, the same on every CPU).
 
     Example:
         >>> x, y = make_regression(5)
@@ -40,9 +51,10 @@ def make_regression(n: int = 200, noise: float = 0.1, seed: int = 0, device=None
     """
     _check_n(n)
     g = generator(seed)
-    x = torch.rand(n, 1, generator=g) * 6 - 3
-    y = torch.sin(2 * x) + 0.5 * x + noise * torch.randn(n, 1, generator=g)
-    return x.to(device), y.to(device)
+    x = torch.rand(n, 1, generator=g) * 6 - 3        # exact: uniform draws and an affine map in float32
+    x64 = x.double()
+    y = torch.sin(2 * x64) + 0.5 * x64 + noise * _randn64(n, 1, generator=g)
+    return x.to(device), y.float().to(device)
 
 
 def make_bounded_regression(n: int = 200, low: float = 10.0, high: float = 100.0, seed: int = 0, device=None):
@@ -61,9 +73,9 @@ def make_bounded_regression(n: int = 200, low: float = 10.0, high: float = 100.0
     if not low < high:
         raise ValueError(f"make_bounded_regression needs low < high, got low={low}, high={high}")
     g = generator(seed)
-    x = torch.rand(n, 1, generator=g) * 4 - 2
-    frac = (0.5 + 0.6 * torch.sin(1.5 * x) + 0.03 * torch.randn(n, 1, generator=g)).clamp(0, 1)
-    return x.to(device), (low + (high - low) * frac).to(device)
+    x = torch.rand(n, 1, generator=g) * 4 - 2        # exact: uniform draws and an affine map in float32
+    frac = (0.5 + 0.6 * torch.sin(1.5 * x.double()) + 0.03 * _randn64(n, 1, generator=g)).clamp(0, 1)
+    return x.to(device), (low + (high - low) * frac).float().to(device)
 
 
 def make_positive_regression(n: int = 256, in_features: int = 8, seed: int = 0, device=None):
@@ -79,10 +91,10 @@ def make_positive_regression(n: int = 256, in_features: int = 8, seed: int = 0, 
     _check_n(n)
     _check_n(in_features, "in_features")
     g = generator(seed)
-    w = torch.randn(in_features, 1, generator=g)
-    x = torch.randn(n, in_features, generator=g)
+    w = _randn64(in_features, 1, generator=g)
+    x = _randn64(n, in_features, generator=g)
     y = torch.nn.functional.softplus(x @ w) + 0.1
-    return x.to(device), y.to(device)
+    return x.float().to(device), y.float().to(device)
 
 
 def make_lognormal_regression(n: int = 512, in_features: int = 8, noise: float = 0.3, seed: int = 0,
@@ -115,12 +127,12 @@ def make_lognormal_regression(n: int = 512, in_features: int = 8, noise: float =
     # w has its own stream: torch keeps 32 bits of a seed, and the offset 2**31 keeps w's stream apart from the
     # samples' for every seed below 2**31, so w never repeats the samples' random numbers.
     task = torch.Generator().manual_seed((2 ** 31 + _check_seed(task_seed)) % 2 ** 32)
-    w = torch.randn(in_features, 1, generator=task)
+    w = _randn64(in_features, 1, generator=task)
     w = w / w.norm()
     g = generator(seed)
-    x = torch.randn(n, in_features, generator=g)
-    log_y = 0.5 + x @ w + noise * torch.randn(n, 1, generator=g)
-    return x.to(device), torch.exp(log_y).to(device)
+    x = _randn64(n, in_features, generator=g)
+    log_y = 0.5 + x @ w + noise * _randn64(n, 1, generator=g)
+    return x.float().to(device), torch.exp(log_y).float().to(device)
 
 
 def make_binary(n: int = 400, noise: float = 0.25, seed: int = 0, device=None):
@@ -430,7 +442,7 @@ def make_heteroscedastic_regression(n: int = 400, seed: int = 0, device=None, re
     at :math:`x = -3` to 0.65 at :math:`x = 3`; ``x`` uniform on [-3, 3]
     (:func:`heteroscedastic_mean` and :func:`heteroscedastic_std` evaluate the two curves).
 
-    Shapes: ``x`` (n, 1), ``y`` (n, 1), float32; with ``return_std=True`` also
+    Shapes: ``x`` (n, 1), ``y`` (n, 1), float32 (computed in float64, the same on every CPU). with ``return_std=True`` also
     the true :math:`s(x)` (n, 1) as a third tensor.
 
     Example:
@@ -456,7 +468,7 @@ def make_inverse_problem(n: int = 1000, noise: float = 0.1, seed: int = 0, devic
     (the noise widens that range), so p(y | x) has three modes there, and the
     conditional mean (what a squared-error fit estimates) falls between them.
 
-    Shapes: ``x`` (n, 1), ``y`` (n, 1), float32.
+    Shapes: ``x`` (n, 1), ``y`` (n, 1), float32 (computed in float64, the same on every CPU).
 
     Example:
         >>> x, y = make_inverse_problem(4)

@@ -30,7 +30,26 @@ def test_fixed_mse_reference_and_broadcast_bug():
     ok = check_quietly("regression.fixed_mse", lambda p, t: ((p.reshape(-1) - t) ** 2).mean())
     assert ok.status is Status.PASSED
     bug = check_quietly("regression.fixed_mse", lambda p, t: ((p - t) ** 2).mean())
-    assert bug.status is Status.FAILED and "(5, 1)" in bug.message
+    assert bug.status is Status.FAILED and "(4, 1)" in bug.message
     raising = check_quietly("regression.fixed_mse", lambda p, t: 1 / 0)
     assert raising.status is Status.ERROR and "ZeroDivisionError" in raising.message
     assert check_quietly("regression.fixed_mse", None).status is Status.NOT_ATTEMPTED
+
+
+def test_scale_to_range_names_the_lost_slope_at_zero():
+    kink = check_quietly("regression.scale_to_range",
+                         lambda o, lo, hi: lo + (hi - lo) * torch.where(o >= 0, 1 / (1 + torch.exp(-o.abs())),
+                                                                          torch.exp(-o.abs()) / (1 + torch.exp(-o.abs()))))
+    assert kink.status is Status.FAILED and "o = 0" in kink.message and "torch.where" in kink.message
+    # a formula that is wrong everywhere is not blamed on the slope at 0
+    off = check_quietly("regression.scale_to_range", lambda o, lo, hi: scale_ok(o, lo, hi) + 1)
+    assert off.status is Status.FAILED and "o = 0" not in off.message
+
+
+def test_fixed_mse_names_a_sum_and_the_broadcast():
+    summed = check_quietly("regression.fixed_mse", lambda p, t: ((p.reshape(-1) - t) ** 2).sum())
+    assert summed.status is Status.FAILED and "sum of the squared errors" in summed.message
+    broadcast = check_quietly("regression.fixed_mse", lambda p, t: ((p - t) ** 2).mean())
+    assert broadcast.status is Status.FAILED and "(4, 4) table" in broadcast.message
+    halved = check_quietly("regression.fixed_mse", lambda p, t: ((p.reshape(-1) - t) ** 2).mean() / 2)
+    assert halved.status is Status.FAILED and "sum" not in halved.message and "table" not in halved.message
