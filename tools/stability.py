@@ -33,12 +33,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SANITIZE = ROOT / "tests" / "nbval_sanitize.cfg"
 REFERENCE = {"OMP_NUM_THREADS": "1", "ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "COMPATIBLE"}
-# name -> (variables set, variables removed, what it stands for)
+# name -> (variables set, variables removed, what it stands for). OMP_WAIT_POLICY=PASSIVE changes only speed: busy-
+# waiting OpenMP threads on a loaded 2-core machine run several times slower, with identical results.
 PATHS = {
     "reference": (REFERENCE, (), "the stored outputs' environment: 1 thread, portable kernels, MKL's portable path"),
-    "avx2-2threads": ({"OMP_NUM_THREADS": "2", "ATEN_CPU_CAPABILITY": "avx2"}, ("MKL_CBWR",),
+    "avx2-2threads": ({"OMP_NUM_THREADS": "2", "ATEN_CPU_CAPABILITY": "avx2", "OMP_WAIT_POLICY": "PASSIVE"},
+                      ("MKL_CBWR",),
                       "AVX2 kernels, 2 threads, MKL's native path"),
-    "avx512-2threads": ({"OMP_NUM_THREADS": "2", "ATEN_CPU_CAPABILITY": "avx512"}, ("MKL_CBWR",),
+    "avx512-2threads": ({"OMP_NUM_THREADS": "2", "ATEN_CPU_CAPABILITY": "avx512", "OMP_WAIT_POLICY": "PASSIVE"},
+                        ("MKL_CBWR",),
                         "AVX-512 kernels, 2 threads, MKL's native path"),
     "libm-sse2": ({**REFERENCE, "GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX2,-FMA"}, (),
                   "the reference with glibc's non-FMA libm (exp, log, sin differ in the last bit)"),
