@@ -261,3 +261,64 @@ def contrastive_split(task: EmbeddingTask, run: TrainedRun, margin: float = 1.0)
             "same_part": ((same * d ** 2).sum() / n).item(),
             "different_part": (((1 - same) * (margin - d).clamp(min=0) ** 2).sum() / n).item(),
             "different_closer": int(((1 - same) * (d < margin)).sum())}
+
+
+# ---------------------------------------------------------------- what the chapter prints
+
+# Training with a hinge is chaotic: a last-bit difference (another CPU's tanh, another BLAS) flips a triplet in or
+# out of the margin at some step, and from there the run takes another path, as a new seed would. The chapter
+# therefore prints statements that hold for every seed, in words and coarse bins, not the digits of one run;
+# tests/claims/test_distance.py checks that other seeds print the same lines.
+
+LENGTH_EDGES = (0.5, 1.25, 2.5, 5.0)
+
+
+def at_least(fraction: float, step: int = 5) -> str:
+    """A fraction as a percentage rounded down to a multiple of ``step``: ``at_least(0.987)`` is ``'at least 95%'``."""
+    return f"at least {step * math.floor(100 * fraction / step)}%"
+
+
+def length_bin(value: float, edges=LENGTH_EDGES) -> str:
+    """The bin of a mean embedding length: ``length_bin(1.6)`` is ``'between 1.25 and 2.5'``."""
+    if abs(value - 1.0) < 1e-6:
+        return "1 (unit vectors)"
+    for low, high in zip((0.0,) + tuple(edges), tuple(edges) + (math.inf,)):
+        if low <= value < high:
+            return f"between {low:g} and {high:g}" if high < math.inf else f"above {low:g}"
+    raise ValueError(f"value must be a finite length, got {value}")
+
+
+def report_run(run: TrainedRun) -> str:
+    """Convergence, mean length of the embeddings the loss sees, and test accuracy of one run, as printed lines."""
+    quarter = len(run.history.losses) // 4
+    late = "below 0.05" if run.late_loss() < 0.05 else f"{run.late_loss():.2f}"
+    text = (f"{run.name}, {len(run.history.losses)} steps: training loss over the last {quarter} steps {late}\n"
+            f"  mean ||z|| seen by the loss {length_bin(run.mean_length)}; "
+            f"test triplets ordered correctly: {at_least(run.test_accuracy)}")
+    if run.normalize:
+        text += f" (by the raw outputs, which the loss never sees: {at_least(run.raw_test_accuracy, 10)})"
+    return text
+
+
+def threshold_bin(t: float) -> str:
+    """The bin of a distance threshold: below 1, 1 to 2 or above 2."""
+    return "below 1" if t < 1.0 else ("1 to 2" if t < 2.0 else "above 2")
+
+
+def threshold_report(transfer: dict) -> str:
+    """The table of fitted and exchanged thresholds, as printed lines.
+
+    Accuracies are printed against the bounds the chapter states (at least 90%; below 70% or 90% when exchanged) and
+    the cost of the exchange (a paired bootstrap interval) as above 10 or below 2 points.
+    """
+    lines = [f"{'run':24s} {'fitted t':>10s} {'test accuracy':>14s} {'with the margin-1 t':>20s} {'cost (points)':>14s}"]
+    for name, r in transfer.items():
+        if name == r["reference"]:
+            cost = "-"
+        else:
+            cost = "above 10" if r["cost"]["low"] > 0.10 else ("below 2" if r["cost"]["high"] < 0.02 else "2 to 10")
+        t = r["transferred"]
+        transferred = "at least 90%" if t >= 0.9 else ("below 70%" if t < 0.7 else ("below 90%" if t < 0.9 else ""))
+        lines.append(f"{name:24s} {threshold_bin(r['threshold']):>10s} {at_least(r['accuracy'], 10):>14s} "
+                     f"{transferred:>20s} {cost:>14s}")
+    return "\n".join(lines)
