@@ -1,7 +1,7 @@
 """Chapter 8's conclusions, re-run over seeds (data, triplets and initial weights).
 
 Each test states the sentence of the chapter it checks. The five trained networks of a seed are shared between the
-tests through a module-scoped fixture (about 2 s of single-thread CPU per seed).
+tests (about 2 s of single-thread CPU per seed).
 """
 import pytest
 
@@ -12,11 +12,21 @@ SEEDS = (0, 1, 2)
 pytestmark = pytest.mark.claims
 
 
+_RESULTS = {}
+
+
+def _result(seed):
+    """The five trained runs of one seed and their threshold table, computed once per test session."""
+    if seed not in _RESULTS:
+        result = experiment.normalization_experiment(seed=seed)
+        result["transfer"] = experiment.threshold_transfer(result["task"], result["runs"])
+        _RESULTS[seed] = result
+    return _RESULTS[seed]
+
+
 @pytest.fixture(scope="module", params=SEEDS)
 def trained(request):
-    result = experiment.normalization_experiment(seed=request.param)
-    result["transfer"] = experiment.threshold_transfer(result["task"], result["runs"])
-    return result
+    return _result(request.param)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -39,11 +49,36 @@ def test_scaling_moves_raw_losses_but_not_the_order_or_normalized_losses(seed):
 
 
 def test_every_run_flattens_and_orders_the_test_triplets(trained):
-    """Section 6: every run's training loss stays below 0.01 over its last quarter, and every run orders at least
-    95% of the test triplets correctly (by the embeddings its loss sees)."""
+    """Section 6: every run's training loss stays below 0.05 over its last quarter, and every run orders at least
+    95% of the test triplets correctly by the embeddings its loss sees (at least 90% by the raw outputs)."""
     for run in trained["runs"].values():
-        assert run.late_loss() < 0.01, run.name
+        assert run.late_loss() < 0.05, run.name
         assert run.test_accuracy >= 0.95, (run.name, run.test_accuracy)
+        assert run.raw_test_accuracy >= 0.90, (run.name, run.raw_test_accuracy)
+
+
+def _printed(result):
+    """The lines chapter 8 prints about the runs of one seed."""
+    runs, transfer = result["runs"], result["transfer"]
+    unit_run = runs["normalized, margin 1"]
+    paired = mcnemar_test(unit_run.test_correct, unit_run.raw_test_correct)
+    split = experiment.contrastive_split(result["task"], runs["no norm., margin 1"])
+    return [experiment.report_run(run) for run in runs.values()] + [
+        experiment.threshold_report(transfer),
+        f"{paired['a_only'] > paired['b_only']} {paired['p_value'] < 0.01}",
+        f"{split['triplet'] < 0.001} {split['contrastive'] > 0.1} {split['different_part'] == 0.0} "
+        f"{split['different_closer']}",
+        f"{max(transfer[n]['max_distance'] for n in ('normalized, margin 0.5', 'normalized, margin 1')):.2f}"]
+
+
+@pytest.fixture(scope="module")
+def printed_for_seed_0():
+    return _printed(_result(0))
+
+
+def test_the_chapter_prints_the_same_lines_for_every_seed(trained, printed_for_seed_0):
+    """Section 6 prints statements, not one run's digits: every seed (like every machine) prints the same lines."""
+    assert _printed(trained) == printed_for_seed_0
 
 
 def test_raw_run_reaches_zero_loss_by_spreading_out(trained):
@@ -82,6 +117,7 @@ def test_thresholds_transfer_on_the_sphere_only(trained):
     for name in ("no norm., margin 0.1", "no norm., margin 10"):
         assert transfer[name]["cost"]["low"] > 0.10, (name, transfer[name]["cost"])
     for name in ("normalized, margin 0.5", "normalized, margin 1"):
+        assert 0.5 <= transfer[name]["threshold"] < 1.0, (name, transfer[name]["threshold"])
         assert transfer[name]["cost"]["high"] < 0.02, (name, transfer[name]["cost"])
         assert transfer[name]["max_distance"] <= 2.0 + 1e-12
         assert transfer[name]["accuracy"] >= 0.9
@@ -101,7 +137,7 @@ def test_triplet_zero_but_contrastive_positive(trained):
     """Section 6: the raw margin-1 network has triplet loss 0 on its training triplets but a positive contrastive
     loss, all of it from same-identity pairs."""
     split = experiment.contrastive_split(trained["task"], trained["runs"]["no norm., margin 1"])
-    assert split["triplet"] == 0.0
-    assert split["contrastive"] > 0.05
+    assert split["triplet"] < 1e-3
+    assert split["contrastive"] > 0.1
     assert split["different_part"] == 0.0 and split["different_closer"] == 0
     assert abs(split["same_part"] - split["contrastive"]) < 1e-12
