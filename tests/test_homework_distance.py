@@ -137,3 +137,24 @@ def test_triplet_flipped_margin_is_not_told_squared_distances():
     squared = lambda a, p, n, m: torch.clamp(  # noqa: E731
         ((a - p) ** 2).sum(1) - ((a - n) ** 2).sum(1) + m, min=0).mean()
     assert "squared" in check_quietly("distance.triplet_loss", squared).message
+
+
+def test_l2_normalize_in_place_keepdim_and_global_norm_are_named():
+    def in_place(x, dim=-1, eps=1e-12):
+        x /= torch.linalg.vector_norm(x, dim=dim, keepdim=True).clamp(min=max(eps, torch.finfo(x.dtype).tiny))
+        return x
+    result = check_quietly("distance.l2_normalize", in_place)
+    assert result.status is Status.FAILED and "in place" in result.message, result.message
+    no_keepdim = lambda x, dim=-1, eps=1e-12: x / torch.linalg.vector_norm(x, dim=dim).clamp(min=eps)  # noqa: E731
+    result = check_quietly("distance.l2_normalize", no_keepdim)
+    assert result.status is Status.FAILED and "keepdim" in result.message, result.message
+    global_norm = lambda x, dim=-1, eps=1e-12: x / torch.linalg.vector_norm(x).clamp(min=eps)  # noqa: E731
+    result = check_quietly("distance.l2_normalize", global_norm)
+    assert result.status is Status.FAILED and "each vector" in result.message, result.message
+    assert no_numbers(result.message), result.message
+
+
+def test_triplet_sum_instead_of_mean_is_named():
+    result = check_quietly("distance.triplet_loss", lambda a, p, n, m: good_triplet_loss(a, p, n, m) * a.shape[0])
+    assert result.status is Status.FAILED and "sum over the triplets" in result.message, result.message
+    assert no_numbers(result.message), result.message

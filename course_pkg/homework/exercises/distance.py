@@ -15,6 +15,7 @@ def _reference_triplet(anchor, positive, negative, margin):
           forbidden=("torch.nn.functional.normalize", "course_pkg.transforms"))
 def _(answer):
     """my_l2_normalize(x, dim=-1, eps=1e-12) = x / max(||x||, eps) along dim; zero vectors give 0, no NaN."""
+    _name_common_mistakes(answer)
     g = case_generator(81)
     with_zero = torch.randn(6, 4, generator=g)
     with_zero[[1, 4]] = 0.0
@@ -43,6 +44,32 @@ def _(answer):
                        "use max(||x||, eps) (a clamp), not ||x|| or ||x|| + eps, and pass eps through")
     _check_float16(answer)
     return "matches the reference on 9 input sets, including zero vectors, float16, float64 and other dims"
+
+
+def _name_common_mistakes(answer):
+    """In-place edits of the input and a norm without keepdim, named before the value comparison hides them."""
+    if not callable(answer):
+        return
+    x = torch.tensor([[3.0, 4.0, 0.0], [1.0, 2.0, 2.0]])
+    given = x.clone()
+    try:
+        got = answer(given)
+    except RuntimeError as err:
+        if "must match the size of tensor" in str(err):
+            raise Feedback("the division does not broadcast: the length computed along dim has lost that dimension; "
+                           "compute it with keepdim=True so that every entry is divided by its own vector's "
+                           "length") from None
+        raise
+    if not torch.equal(given, x):
+        raise Feedback("your function changed its input in place (x /= ..., .div_() or an indexed assignment); return "
+                       "a new tensor and leave x as it was")
+    if isinstance(got, torch.Tensor) and got.shape == x.shape and not bool(torch.isnan(got).any()):
+        lengths = torch.linalg.vector_norm(got.detach().double(), dim=-1)
+        if torch.allclose(lengths, torch.ones(2, dtype=torch.float64), atol=1e-4):
+            return
+        if torch.allclose(got.detach().double().square().sum(), torch.tensor(1.0, dtype=torch.float64), atol=1e-4):
+            raise Feedback("the whole tensor has length 1, not each vector: compute the norm along dim only "
+                           "(torch.linalg.vector_norm(x, dim=dim, keepdim=True)), not over all entries")
 
 
 def _check_float16(answer):
@@ -99,6 +126,15 @@ def _(answer):
             if abs(value) < 1e-12:
                 raise Feedback("the loss is 0 where the hinge should be active: is the margin added with the "
                                "right sign (d(a, p) - d(a, n) + margin)?")
+        # the sum over the triplets instead of the mean: two triplets with losses 7 and 1 give 8, not 4
+        a2 = torch.zeros(2, 2, dtype=torch.float64)
+        p2 = torch.tensor([[3.0, 0.0], [3.0, 0.0]], dtype=torch.float64)
+        n2 = torch.tensor([[0.0, 4.0], [0.0, 10.0]], dtype=torch.float64)
+        got = answer(a2, p2, n2, 8.0)
+        if isinstance(got, torch.Tensor) and got.dim() == 0 and got.is_floating_point():
+            if abs(float(got.detach()) - 8.0) < 1e-9:
+                raise Feedback("your loss is the sum over the triplets, not the mean: divide by the number of "
+                               "rows (.mean())")
     g = case_generator(82)
     a32 = torch.randn(8, 3, generator=g)
     a64 = torch.randn(10, 5, generator=g, dtype=torch.float64)
