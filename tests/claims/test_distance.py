@@ -141,3 +141,17 @@ def test_triplet_zero_but_contrastive_positive(trained):
     assert split["contrastive"] > 0.1
     assert split["different_part"] == 0.0 and split["different_closer"] == 0
     assert abs(split["same_part"] - split["contrastive"]) < 1e-12
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_softmax_over_cosines_needs_a_scale(seed):
+    """Section 7: the loss never beats the simplex bound; at s = 1 and s = 4 the optimizer reaches it (within 3%), and
+    at s = 1 the correct class gets less than 0.6; at s = 16 the loss stays far above its (tiny) bound."""
+    rows = {row[0]: row[1:] for row in experiment.cosine_softmax_bounds(seed)}
+    for s, (loss, p_correct, simplex, simple) in rows.items():
+        assert loss >= simplex * (1 - 1e-9) and simplex > simple, s
+    for s in (1.0, 4.0):
+        loss, _, simplex, _ = rows[s]
+        assert loss <= 1.03 * simplex, (s, loss, simplex)
+    assert rows[1.0][1] < 0.6 and rows[4.0][1] > 0.98
+    assert rows[16.0][0] > 1e3 * rows[16.0][2]
