@@ -250,6 +250,17 @@ def _model_device(model: torch.nn.Module):
     return None
 
 
+def _module_modes(model: torch.nn.Module) -> list:
+    """Each submodule's own train/eval flag (``model.train(flag)`` would reset them all to one value)."""
+    return [(module, module.training) for module in model.modules()]
+
+
+def _restore_modes(modes: list) -> None:
+    """Put back every module's flag saved by :func:`_module_modes`, e.g. a frozen batch norm inside a training model."""
+    for module, training in modes:
+        module.training = training
+
+
 def _from_raw(raw: torch.Tensor, task: str, threshold: float, link: str) -> Prediction:
     if task == "regression":
         return Prediction(task, raw, values=predict_regression(raw))
@@ -271,8 +282,9 @@ def predict(model: torch.nn.Module, x: torch.Tensor, task: str, *, threshold: fl
     r"""Run ``model`` on ``x`` for inference and apply the task's output transformation.
 
     The model runs in eval mode (dropout off, batch-norm running statistics)
-    under ``torch.no_grad()``; its previous train/eval mode is restored
-    afterwards. ``x`` is moved to the model's device, so the same call works on
+    under ``torch.no_grad()``; afterwards every submodule gets back its own
+    previous train/eval mode (so a batch-norm layer frozen in eval mode inside
+    a model in train mode stays frozen). ``x`` is moved to the model's device, so the same call works on
     CPU and CUDA; the results stay on that device.
 
     Args:
@@ -302,13 +314,13 @@ def predict(model: torch.nn.Module, x: torch.Tensor, task: str, *, threshold: fl
     device = _model_device(model)
     if device is not None:
         x = x.to(device)
-    was_training = model.training
+    modes = _module_modes(model)
     model.eval()
     try:
         with torch.no_grad():
             raw = model(x)
     finally:
-        model.train(was_training)
+        _restore_modes(modes)
     if not isinstance(raw, torch.Tensor) or not raw.is_floating_point():
         raise TypeError(f"model must return a floating-point tensor of raw outputs, got {type(raw).__name__}")
     return _from_raw(raw, task, threshold, link)

@@ -9,7 +9,21 @@ from course_pkg.homework import Status, check_quietly
 
 
 def good_l2_normalize(x, dim=-1, eps=1e-12):
+    eps = max(eps, torch.finfo(x.dtype).tiny)  # 1e-12 rounds to 0 in float16
     return x / torch.linalg.vector_norm(x, dim=dim, keepdim=True).clamp(min=eps)
+
+
+def solution_l2_normalize(x, dim=-1, eps=1e-12):
+    """The chapter's model solution."""
+    norm = torch.linalg.vector_norm(x, dim=dim, keepdim=True)
+    eps = max(eps, torch.finfo(x.dtype).tiny)
+    return x / torch.where(norm >= eps, norm, eps)
+
+
+def unguarded_l2_normalize(x, dim=-1, eps=1e-12):
+    """The chapter's old model solution: right in float32 and float64, NaN for a float16 zero row."""
+    norm = torch.linalg.vector_norm(x, dim=dim, keepdim=True)
+    return x / torch.where(norm >= eps, norm, eps)
 
 
 def good_triplet_loss(anchor, positive, negative, margin):
@@ -26,7 +40,8 @@ def no_numbers(message):
 
 @pytest.mark.parametrize("answer", [
     good_l2_normalize,
-    lambda x, dim=-1, eps=1e-12: F.normalize(x, dim=dim, eps=eps),
+    solution_l2_normalize,
+    lambda x, dim=-1, eps=1e-12: F.normalize(x, dim=dim, eps=max(eps, torch.finfo(x.dtype).tiny)),
 ])
 def test_l2_normalize_correct_answers_pass(answer):
     result = check_quietly("distance.l2_normalize", answer)
@@ -62,6 +77,26 @@ def test_l2_normalize_mistakes(answer, status):
     allowed = status if isinstance(status, tuple) else (status,)
     assert result.status in allowed, result
     assert no_numbers(result.message), result.message
+
+
+@pytest.mark.parametrize("answer", [unguarded_l2_normalize,
+                                    lambda x, dim=-1, eps=1e-12: F.normalize(x, dim=dim, eps=eps)])
+def test_l2_normalize_float16_zero_row_is_named(answer):
+    # Both pass every float32/float64 case and give NaN for a float16 zero row (1e-12 rounds to 0 in float16).
+    zero16 = torch.zeros(1, 2, dtype=torch.float16)
+    assert bool(torch.isnan(answer(zero16)).all())
+    result = check_quietly("distance.l2_normalize", answer)
+    assert result.status is Status.FAILED, result
+    assert "float16" in result.message and "finfo" in result.message, result.message
+    assert no_numbers(result.message), result.message
+
+
+def test_l2_normalize_float16_dtype_is_named():
+    # computes float16 input in float32 and returns float32; right everywhere else
+    promoted = lambda x, dim=-1, eps=1e-12: good_l2_normalize(  # noqa: E731
+        x.float() if x.dtype == torch.float16 else x, dim, eps)
+    result = check_quietly("distance.l2_normalize", promoted)
+    assert result.status is Status.FAILED and "dtype" in result.message, result.message
 
 
 def test_triplet_loss_correct_answer_passes():
@@ -102,3 +137,24 @@ def test_triplet_flipped_margin_is_not_told_squared_distances():
     squared = lambda a, p, n, m: torch.clamp(  # noqa: E731
         ((a - p) ** 2).sum(1) - ((a - n) ** 2).sum(1) + m, min=0).mean()
     assert "squared" in check_quietly("distance.triplet_loss", squared).message
+
+
+def test_l2_normalize_in_place_keepdim_and_global_norm_are_named():
+    def in_place(x, dim=-1, eps=1e-12):
+        x /= torch.linalg.vector_norm(x, dim=dim, keepdim=True).clamp(min=max(eps, torch.finfo(x.dtype).tiny))
+        return x
+    result = check_quietly("distance.l2_normalize", in_place)
+    assert result.status is Status.FAILED and "in place" in result.message, result.message
+    no_keepdim = lambda x, dim=-1, eps=1e-12: x / torch.linalg.vector_norm(x, dim=dim).clamp(min=eps)  # noqa: E731
+    result = check_quietly("distance.l2_normalize", no_keepdim)
+    assert result.status is Status.FAILED and "keepdim" in result.message, result.message
+    global_norm = lambda x, dim=-1, eps=1e-12: x / torch.linalg.vector_norm(x).clamp(min=eps)  # noqa: E731
+    result = check_quietly("distance.l2_normalize", global_norm)
+    assert result.status is Status.FAILED and "each vector" in result.message, result.message
+    assert no_numbers(result.message), result.message
+
+
+def test_triplet_sum_instead_of_mean_is_named():
+    result = check_quietly("distance.triplet_loss", lambda a, p, n, m: good_triplet_loss(a, p, n, m) * a.shape[0])
+    assert result.status is Status.FAILED and "sum over the triplets" in result.message, result.message
+    assert no_numbers(result.message), result.message

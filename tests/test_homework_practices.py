@@ -82,7 +82,7 @@ def test_loss_fn_double_softmax_fails():
     def double(logits, y):
         return F.cross_entropy(torch.softmax(logits, dim=1), y)
     res = check_quietly("practices.loss_fn", double)
-    assert res.status is Status.FAILED and "differ" in res.message
+    assert res.status is Status.FAILED and "softmax twice" in res.message
     _no_numbers(res.message)
 
 
@@ -99,3 +99,38 @@ def test_loss_fn_unreduced_and_detached():
     res = check_quietly("practices.loss_fn", lambda z, y: F.cross_entropy(z.detach(), y))
     assert res.status is Status.FAILED and "detached" in res.message
     assert check_quietly("practices.loss_fn", ...).status is Status.NOT_ATTEMPTED
+
+
+def test_predict_multiclass_in_place_edit_is_named():
+    def answer(logits):
+        logits -= logits.amax(dim=-1, keepdim=True)       # shifts the caller's tensor
+        return torch.softmax(logits, dim=-1), torch.argmax(logits, dim=-1)
+    res = check_quietly("practices.predict_multiclass", answer)
+    assert res.status is Status.FAILED and "in place" in res.message, res.message
+    _no_numbers(res.message)
+
+
+def test_predict_multiclass_missing_keepdim_is_named():
+    def answer(logits):
+        shifted = logits - logits.amax(dim=-1)             # (N, C) - (N,): broadcasts wrongly or not at all
+        e = torch.exp(shifted)
+        return e / e.sum(dim=-1), torch.argmax(logits, dim=-1)
+    res = check_quietly("practices.predict_multiclass", answer)
+    assert res.status is Status.FAILED and "keepdim" in res.message, res.message
+
+
+def test_loss_fn_sum_instead_of_mean_is_named():
+    res = check_quietly("practices.loss_fn", lambda z, y: F.cross_entropy(z, y, reduction="sum"))
+    assert res.status is Status.FAILED and "sum over the batch" in res.message, res.message
+    _no_numbers(res.message)
+
+
+def test_loss_fn_dtype_and_in_place_are_named():
+    res = check_quietly("practices.loss_fn", lambda z, y: F.cross_entropy(z.float(), y))
+    assert res.status is Status.FAILED and "dtype" in res.message, res.message
+
+    def shifts_in_place(z, y):
+        z -= z.amax(dim=-1, keepdim=True)
+        return F.cross_entropy(z, y)
+    res = check_quietly("practices.loss_fn", shifts_in_place)
+    assert res.status is Status.FAILED and "in place" in res.message, res.message

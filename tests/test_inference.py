@@ -118,6 +118,45 @@ def test_predict_uses_eval_mode_and_restores_it():
     assert model.training  # mode restored
 
 
+@pytest.mark.parametrize("call", ["predict", "Predictor"])
+def test_predict_restores_each_submodules_own_mode(call):
+    # A batch norm frozen in eval mode inside a model in train mode (fine-tuning with frozen statistics):
+    # model.train(True) afterwards would unfreeze it; predict must give every module back its own flag.
+    model = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.BatchNorm1d(4), torch.nn.Dropout(0.5),
+                                torch.nn.Linear(4, 3))
+    model.train()
+    model[1].eval()
+    before = [m.training for m in model.modules()]
+    x = torch.randn(8, 2, generator=torch.Generator().manual_seed(0))
+    if call == "predict":
+        predict(model, x, "multiclass")
+    else:
+        Predictor(model, "multiclass")(x)
+    assert [m.training for m in model.modules()] == before
+    assert model.training and not model[1].training and model[2].training
+    # and the frozen statistics really stay frozen in the next training forward pass
+    running_mean = model[1].running_mean.clone()
+    model(x)
+    assert torch.equal(model[1].running_mean, running_mean)
+
+
+def test_predict_restores_modes_after_an_error():
+    class Failing(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = torch.nn.Linear(2, 2)
+
+        def forward(self, x):
+            raise RuntimeError("boom")
+
+    model = Failing()
+    model.train()
+    model.inner.eval()
+    with pytest.raises(RuntimeError, match="boom"):
+        predict(model, torch.zeros(1, 2), "multiclass")
+    assert model.training and not model.inner.training
+
+
 def test_predict_records_no_graph():
     model = MLP(2, 1)
     pred = predict(model, torch.zeros(3, 2), "regression")

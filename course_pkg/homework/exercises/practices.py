@@ -25,7 +25,9 @@ def _(answer):
     if not callable(answer):
         raise Feedback(f"expected a function, got {type(answer).__name__}")
     for label, logits in _multiclass_cases():
-        out = answer(logits.clone())
+        given = logits.clone()
+        out = _call_naming_broadcast_errors(answer, (given,), label)
+        _check_unchanged(given, logits, "logits", label)
         if not isinstance(out, tuple) or len(out) != 2:
             raise Feedback(f"on {label}: return a tuple (probs, labels), got {type(out).__name__}")
         probs, labels = out
@@ -63,16 +65,56 @@ def _loss_cases():
     ]
 
 
+def _call_naming_broadcast_errors(answer, args, label):
+    """Call the answer; a shape error from broadcasting becomes feedback that names the usual cause."""
+    try:
+        return answer(*args)
+    except RuntimeError as err:
+        if "must match the size of tensor" in str(err):
+            raise Feedback(f"on {label}: two tensors do not broadcast ({str(err).splitlines()[0]}); a sum, max or "
+                           "logsumexp over the class dimension needs keepdim=True to divide or subtract row by "
+                           "row") from None
+        raise
+
+
+def _check_unchanged(given, original, name, label):
+    if isinstance(given, torch.Tensor) and not torch.equal(given, original):
+        raise Feedback(f"on {label}: your function changed its input {name} in place (an in-place operation such as "
+                       "-=, .sub_() or an indexed assignment); compute on a new tensor instead")
+
+
+def _name_loss_mistake(value, logits, target, label):
+    """Name two usual mistakes by the value they give: the sum instead of the mean, and softmax before the loss."""
+    with torch.no_grad():
+        reference = float(cross_entropy(logits, target))
+        n = logits.shape[0]
+        if n > 1 and abs(value - n * reference) <= 1e-4 * max(1.0, abs(n * reference)) \
+                and abs(value - reference) > 1e-4 * max(1.0, abs(reference)):
+            raise Feedback(f"on {label}: your loss is the sum over the batch, not the mean; divide by the number of "
+                           "samples (reduction='mean', the default of F.cross_entropy)")
+        double = float(cross_entropy(torch.softmax(logits, dim=-1), target))
+        if abs(value - double) <= 1e-5 * max(1.0, abs(double)) and abs(value - reference) > 1e-4:
+            raise Feedback(f"on {label}: your loss applies a softmax before a loss that applies log-softmax itself "
+                           "(softmax twice); pass the raw logits to the cross-entropy")
+
+
 @exercise("practices.loss_fn", reference=cross_entropy, answer="loss_fn", time_limit=5)
 def _(answer):
     """loss_fn(logits, y): mean cross-entropy on raw logits, stable, with the right gradient."""
     if not callable(answer):
         raise Feedback(f"expected a function, got {type(answer).__name__}")
     for label, (logits, target) in _loss_cases():
-        got = answer(logits.clone(), target.clone())
+        given = logits.clone()
+        got = _call_naming_broadcast_errors(answer, (given, target.clone()), label)
+        _check_unchanged(given, logits, "logits", label)
         if isinstance(got, torch.Tensor) and got.dim() != 0:
             raise Feedback(f"on {label}: the loss must be a scalar (the mean over the batch), "
                            f"got shape {tuple(got.shape)}")
         if isinstance(got, torch.Tensor) and got.is_floating_point() and float(got.detach()) < 0:
             raise Feedback(f"on {label}: the loss is negative; NLL needs log-probabilities, not probabilities")
+        if isinstance(got, torch.Tensor) and got.is_floating_point() and got.dim() == 0:
+            _name_loss_mistake(float(got.detach()), logits, target, label)
+            if got.dtype != logits.dtype:
+                raise Feedback(f"on {label}: the loss has dtype {got.dtype} for {logits.dtype} logits; keep the "
+                               "logits' dtype (no .float(), no float32 constants that change it)")
     return check_function(answer, cross_entropy, _loss_cases(), atol=1e-5, rtol=1e-5, grad=True)
