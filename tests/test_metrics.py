@@ -61,6 +61,14 @@ def test_mcnemar_matches_scipy_binomtest(b_only, c_only):
     assert r["p_value"] == pytest.approx(expected, rel=1e-12)
 
 
+def test_mcnemar_handles_many_discordant_examples():
+    """Tens of thousands of discordant pairs (chapter 8 compares ~80,000 triplets): no overflow, right p-value."""
+    a = torch.tensor([1] * 30000 + [0] * 29000, dtype=torch.bool)
+    r = M.mcnemar_test(a, ~a)
+    assert r["p_value"] == pytest.approx(binomtest(29000, 59000, 0.5).pvalue, rel=1e-9)
+    assert M.mcnemar_test(a[:2000], ~a[:2000])["p_value"] < 1e-300
+
+
 def test_mcnemar_refuses_mismatched_shapes():
     with pytest.raises(ValueError, match="correct_a and correct_b"):
         M.mcnemar_test(torch.ones(3, dtype=torch.bool), torch.ones(4, dtype=torch.bool))
