@@ -34,11 +34,13 @@ def test_pos_weight_buys_recall_on_the_rare_label_and_inflates_its_probability()
         assert test["a_only"] > test["b_only"] and test["p_value"] < 0.01, (seed, test)
         precision = {name: (f & rare).sum().item() / f.sum().item() for name, f in found.items()}
         assert precision["pos_weight"] < precision["plain"], (seed, precision)
-        # the weighted model's mean probability overstates the rare labels; the plain model's stays close
+        # the weighted model's mean probability overstates the rare labels and exceeds the plain model's;
+        # the plain model's stays close to the rates of the three frequent labels
         rate = y.mean(0)
         p_weighted, p_plain = torch.sigmoid(z["pos_weight"]).mean(0), torch.sigmoid(z["plain"]).mean(0)
         assert bool((p_weighted[1:] > rate[1:]).all()), (seed, p_weighted, rate)
-        assert bool(((p_plain - rate).abs() < 0.3 * rate).all()), (seed, p_plain, rate)
+        assert bool((p_weighted[1:] > p_plain[1:]).all()), (seed, p_weighted, p_plain)
+        assert bool(((p_plain[:3] - rate[:3]).abs() < 0.2 * rate[:3]).all()), (seed, p_plain, rate)
         # not a shifted copy: on the rarest label the logits move up on positives and down on negatives
         diff = z["pos_weight"][:, 3] - z["plain"][:, 3]
         assert diff[rare].median() > 0 > diff[~rare].median(), seed
@@ -82,6 +84,14 @@ def test_label_smoothing_improves_calibration_about_as_much(calibration_runs):
         nll, ece = _nll_ece(z_plain, y_te)
         nll_s, ece_s = _nll_ece(z_smooth, y_te)
         assert nll_s < 0.7 * nll and ece_s < 0.5 * ece, (seed, nll, nll_s, ece, ece_s)
+        # about as far as temperature scaling of the plain model
+        with torch.no_grad():
+            z_val = {name: run[name](run["val"][0]) for name in ("plain", "smoothed")}
+        nll_t, ece_t = _nll_ece(apply_temperature(z_plain, fit_temperature(z_val["plain"], run["val"][1])), y_te)
+        assert abs(nll_s - nll_t) < 0.05 and abs(ece_s - ece_t) < 0.02, (seed, nll_s, nll_t, ece_s, ece_t)
+        # a temperature fitted on top of the smoothed model does not help
+        nll_st, _ = _nll_ece(apply_temperature(z_smooth, fit_temperature(z_val["smoothed"], run["val"][1])), y_te)
+        assert nll_st > nll_s - 0.01, (seed, nll_s, nll_st)
         assert conf_train["smoothed"] < conf_train["plain"], seed
         assert conf_train["smoothed"] < 1 - 0.1 + 0.1 / 3 + 0.01, (seed, conf_train)
 
@@ -133,7 +143,7 @@ def test_the_misreading_barely_helps(long_tail_runs):
 def test_tau_chosen_on_validation_lands_near_one_and_beats_plain_on_test(long_tail_runs):
     for seed, (models, x, y, x_val, y_val) in zip(SEEDS, long_tail_runs):
         tau, _ = choose_tau(models["plain"], models["log_prior"], x_val, y_val)
-        assert 0.5 <= tau <= 1.5, (seed, tau)
+        assert 0.75 <= tau <= 1.25, (seed, tau)
         logits = long_tail_logits(models, x, tau=tau)
         test = mcnemar_test(argmax(logits["post hoc: o - log pi"]) == y, argmax(logits["plain cross-entropy"]) == y)
         assert test["a_only"] > test["b_only"] and test["p_value"] < 1e-6, (seed, test)
