@@ -20,7 +20,7 @@ from ..training import train
 from ..transforms import adjust_logits, argmax
 
 __all__ = ["multilabel_models", "calibration_models", "LONG_TAIL_TAUS", "long_tail_models", "long_tail_logits",
-           "choose_tau", "discrete_autoencoder"]
+           "choose_tau", "discrete_autoencoder", "gumbel_gradient_estimates"]
 
 
 # ---------------------------------------------------------------- 1. multi-label outputs
@@ -169,3 +169,34 @@ def discrete_autoencoder(seed: int, *, steps: int = 150, lr: float = 0.05, devic
         before = mse(coder.eval()(x), x).item()
     train(coder, mse, x, x, steps=steps, lr=lr)
     return {"coder": coder, "x": x, "cluster": cluster, "before": before}
+
+
+def gumbel_gradient_estimates(z: torch.Tensor, cost: torch.Tensor, taus=(0.1, 0.3, 1.0, 3.0), *,
+                              n_samples: int = 20000, seed: int = 1) -> dict:
+    r"""Bias and spread of the Gumbel-softmax gradient of :math:`\mathbb E[\mathbf c^\top \mathbf y]` at several temperatures.
+
+    The exact gradient of the expected cost of a categorical sample is that of
+    :math:`\mathbf c^\top\operatorname{softmax}(\mathbf z)`. For every :math:`\tau`, ``n_samples`` soft samples
+    (noise from ``generator(seed)``) each give one gradient estimate; the bias is the distance of their mean from
+    the exact gradient, the spread the norm of their per-coordinate standard deviations.
+
+    Claim (chapter 11, section 4), with ``z = (1, 0, -1, 2)`` and ``cost = (1, 2, 3, 4)``: at small
+    :math:`\tau` (0.1, 0.3) the mean estimate is nearly exact (bias below 0.05, the Monte Carlo error) but one
+    estimate is noisy; at large :math:`\tau` (1, 3) the bias is several times larger and grows with
+    :math:`\tau`, while the spread and the mean largest entry of the soft sample fall as :math:`\tau` grows.
+
+    Returns ``{"exact": gradient (C,), tau: {"largest": ..., "bias": ..., "spread": ...}, ...}``.
+    """
+    from ..gumbel import gumbel_softmax
+    from ..runtime import generator
+    from ..transforms import softmax
+    z_leaf = z.detach().clone().requires_grad_(True)
+    (exact,) = torch.autograd.grad((softmax(z_leaf) * cost).sum(), z_leaf)
+    out = {"exact": exact}
+    for tau in taus:
+        z_rows = z.detach().expand(n_samples, z.numel()).clone().requires_grad_(True)   # per-sample gradients
+        y = gumbel_softmax(z_rows, tau=tau, generator=generator(seed))
+        (grads,) = torch.autograd.grad((y * cost).sum(), z_rows)
+        out[tau] = {"largest": y.max(1).values.mean().item(), "bias": (grads.mean(0) - exact).norm().item(),
+                    "spread": grads.std(0).norm().item()}
+    return out

@@ -10,6 +10,7 @@ import torch
 from course_pkg.calibration import apply_temperature, expected_calibration_error, fit_temperature
 from course_pkg.data import make_long_tailed, make_multilabel
 from course_pkg.experiments.probabilities import (calibration_models, choose_tau, discrete_autoencoder,
+                                                  gumbel_gradient_estimates,
                                                   long_tail_logits, long_tail_models, multilabel_models)
 from course_pkg.losses import cross_entropy, mse
 from course_pkg.metrics import balanced_accuracy, mcnemar_test, per_class_recall
@@ -165,3 +166,16 @@ def test_discrete_autoencoder_discovers_the_clusters():
         assert sorted(code.unique().tolist()) == [0, 1, 2, 3], seed
         majority = [int(torch.bincount(code[cluster == j], minlength=4).argmax()) for j in range(4)]
         assert sorted(majority) == [0, 1, 2, 3], (seed, majority)
+
+
+def test_gumbel_softmax_temperature_trades_bias_for_variance():
+    z, cost = torch.tensor([1.0, 0.0, -1.0, 2.0]), torch.tensor([1.0, 2.0, 3.0, 4.0])
+    taus = (0.1, 0.3, 1.0, 3.0)
+    for seed in (1, 2, 3):
+        est = gumbel_gradient_estimates(z, cost, taus, seed=seed)
+        bias = [est[t]["bias"] for t in taus]
+        spread = [est[t]["spread"] for t in taus]
+        largest = [est[t]["largest"] for t in taus]
+        assert max(bias[:2]) < 0.05 and bias[2] > 3 * max(bias[:2]) and bias[3] > bias[2], (seed, bias)
+        assert all(a > b for a, b in zip(spread, spread[1:])), (seed, spread)
+        assert all(a > b for a, b in zip(largest, largest[1:])), (seed, largest)
