@@ -299,7 +299,7 @@ def mcnemar_test(correct_a: torch.Tensor, correct_b: torch.Tensor) -> dict:
     if n == 0:
         return {"a_only": 0, "b_only": 0, "p_value": 1.0}
     k = min(a_only, b_only)
-    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n   # exact integers, one correctly rounded division
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n   # exact integers: 2.0 ** n overflows past n = 1023
     return {"a_only": a_only, "b_only": b_only, "p_value": min(1.0, 2.0 * tail)}
 
 

@@ -6,6 +6,7 @@ from the reference (the binning loop of Guo et al., the other spelling of straig
 verdicts must not depend on ``torch.get_default_dtype()``.
 """
 import re
+from functools import partial
 
 import pytest
 import torch
@@ -13,6 +14,7 @@ import torch.nn.functional as F
 
 from course_pkg.calibration import expected_calibration_error
 from course_pkg.homework import Status, check_quietly
+from course_pkg.homework.checking import seed_scope
 from course_pkg.homework.exercises import probabilities as P
 from course_pkg.losses import logit_adjusted_cross_entropy
 
@@ -319,6 +321,49 @@ def test_straight_through_wrong_answers_fail(name):
     assert result.status is Status.FAILED, (name, result)
     if hint:
         assert hint in result.message, (name, result.message)
+
+
+def _pytorch_order(logits, noise, tau):
+    """F.gumbel_softmax's order: y_hard - y_soft.detach() + y_soft; (1 - s) + s is exactly 1."""
+    perturbed = logits + noise
+    soft = torch.softmax(perturbed / tau, dim=-1)
+    hard = torch.zeros_like(soft).scatter_(-1, perturbed.argmax(dim=-1, keepdim=True), 1.0)
+    return hard - soft.detach() + soft
+
+
+def _rounding_order(logits, noise, tau, *, divide=True, noise_in_hard=True):
+    """hard + soft - soft.detach(): (1 + s) - s rounds, so an entry can be 0.99999994 instead of 1."""
+    perturbed = logits + noise
+    soft = torch.softmax(perturbed / tau if divide else perturbed, dim=-1)
+    index = (perturbed if noise_in_hard else logits).argmax(dim=-1, keepdim=True)
+    hard = torch.zeros_like(soft).scatter_(-1, index, 1.0)
+    return hard + soft - soft.detach()
+
+
+ST_RIGHT_ORDERS = {"solution": gumbel_hard, "soft + (hard - soft).detach()": _soft_then_hard,
+                   "hard - soft.detach() + soft (PyTorch)": _pytorch_order}
+ST_MISTAKES = {
+    "hard + soft - soft.detach()": (_rounding_order, "one-hot only up to rounding"),
+    "... and the temperature ignored": (partial(_rounding_order, divide=False), "divide by the temperature"),
+    "... and no noise in the hard sample": (partial(_rounding_order, noise_in_hard=False), "without the noise"),
+    "no noise in the soft sample": (_no_noise_soft, "the noise belongs in the soft"),
+    "soft sample only": (lambda z, g, tau: torch.softmax((z + g) / tau, dim=-1), "not exactly one-hot"),
+}
+
+
+def test_straight_through_verdicts_over_20_grading_seeds():
+    """Right orders pass and each typical mistake gets its own diagnosis on every one of 20 grading seeds;
+    the rounding of `hard + soft - soft.detach()` is named, and does not hide a more specific mistake."""
+    for seed in range(1, 21):
+        with seed_scope(seed):
+            for name, answer in ST_RIGHT_ORDERS.items():
+                result = check_quietly("probabilities.straight_through", answer)
+                assert result.status is Status.PASSED, (seed, name, result.message)
+            for name, (answer, hint) in ST_MISTAKES.items():
+                result = check_quietly("probabilities.straight_through", answer)
+                assert result.status is Status.FAILED and hint in result.message, (seed, name, result.message)
+                if hint != "one-hot only up to rounding":
+                    assert "rounding" not in result.message, (seed, name, result.message)
 
 
 # ---------------------------------------------------------------- all three

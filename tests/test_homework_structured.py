@@ -242,3 +242,90 @@ def test_unanswered_stub_and_crash(exercise_id):
     result = check_quietly(exercise_id, broken)
     assert result.status is Status.ERROR and "RuntimeError" in result.message
     assert check_quietly(exercise_id, "sparsemax").status is Status.FAILED
+
+
+# ---------------------------------------------------------------- shape mistakes, over 20 grading seeds
+
+def _sm_parts(o, *, keep_max=True, keep_size=True, k_from=1, index_shift=0):
+    z = o - o.amax(dim=-1, keepdim=keep_max)
+    zs = z.sort(dim=-1, descending=True).values
+    cs = zs.cumsum(dim=-1)
+    k = torch.arange(k_from, o.shape[-1] + k_from, dtype=o.dtype)
+    size = (1 + k * zs > cs).sum(dim=-1, keepdim=keep_size)
+    return z, zs, cs, size, (cs.gather(-1, size - 1 + index_shift) - 1) / size.to(o.dtype)
+
+
+def _sm_right(o):
+    z, _, _, _, tau = _sm_parts(o)
+    return (z - tau).clamp(min=0)
+
+
+def _sm_row_loop(o):
+    rows = o.reshape(-1, o.shape[-1])
+    out = []
+    for row in rows:
+        zs = row.sort(descending=True).values
+        cs = zs.cumsum(0)
+        k = torch.arange(1, len(row) + 1, dtype=o.dtype)
+        size = int((1 + k * zs > cs).sum())
+        out.append((row - (cs[size - 1] - 1) / size).clamp(min=0))
+    return torch.stack(out).reshape(o.shape)
+
+
+def _sm_masked_sum(o):
+    z = o - o.amax(dim=-1, keepdim=True)
+    zs = z.sort(dim=-1, descending=True).values
+    k = torch.arange(1, o.shape[-1] + 1, dtype=o.dtype)
+    support = (1 + k * zs > zs.cumsum(dim=-1)).to(o.dtype)
+    tau = ((zs * support).sum(dim=-1, keepdim=True) - 1) / support.sum(dim=-1, keepdim=True)
+    return (z - tau).clamp(min=0)
+
+
+def _sm_one_row_only(o):
+    z = o - o.max()
+    zs = z.sort(descending=True).values
+    cs = zs.cumsum(0)
+    size = (1 + torch.arange(1, len(o) + 1, dtype=o.dtype) * zs > cs).sum()
+    return (z - (cs[size - 1] - 1) / size).clamp(min=0)
+
+
+def _sm_index_not_gather(o):
+    z, _, cs, size, _ = _sm_parts(o)
+    return (z - (cs[:, size - 1] - 1) / size.to(o.dtype)).clamp(min=0)
+
+
+def _coral_no_unsqueeze(logits, target):
+    levels = (target > torch.arange(logits.shape[1])).to(logits.dtype)
+    return (levels * F.softplus(-logits) + (1 - levels) * F.softplus(logits)).sum(dim=1).mean()
+
+
+SPARSEMAX_RIGHT_VARIANTS = {"solution": _sm_right, "a loop over rows": _sm_row_loop, "masked sum": _sm_masked_sum}
+SHAPE_MISTAKES = {
+    "amax without keepdim": ("structured.sparsemax", lambda o: _sm_right_with(o, keep_max=False), "keepdim=True"),
+    "support size without keepdim": ("structured.sparsemax", lambda o: _sm_right_with(o, keep_size=False),
+                                     "count the support with .sum(dim=-1, keepdim=True)"),
+    "a version for one row only": ("structured.sparsemax", _sm_one_row_only, "keepdim=True"),
+    "cumsum[:, size - 1] instead of gather": ("structured.sparsemax", _sm_index_not_gather, "cumsum.gather(-1, size - 1)"),
+    "k counted from 0": ("structured.sparsemax", lambda o: _sm_right_with(o, k_from=0), "k counts from 1"),
+    "tau read at index |S|": ("structured.sparsemax", lambda o: _sm_right_with(o, index_shift=1), "index |S| - 1"),
+    "CORAL levels without unsqueeze": ("structured.coral_loss", _coral_no_unsqueeze, "target.unsqueeze(1)"),
+}
+
+
+def _sm_right_with(o, **mistake):
+    z, _, _, _, tau = _sm_parts(o, **mistake)
+    return (z - tau).clamp(min=0)
+
+
+def test_shape_mistakes_are_named_on_20_grading_seeds():
+    """Three right sparsemax answers pass; each shape or counting mistake gets its own message, never a raw error."""
+    from course_pkg.homework.checking import seed_scope
+    for seed in range(1, 21):
+        with seed_scope(seed):
+            for name, answer in SPARSEMAX_RIGHT_VARIANTS.items():
+                result = check_quietly("structured.sparsemax", answer)
+                assert result.status is Status.PASSED, (seed, name, result.message)
+            for name, (exercise_id, answer, hint) in SHAPE_MISTAKES.items():
+                result = check_quietly(exercise_id, answer)
+                assert result.status is Status.FAILED and hint in result.message, (seed, name, result.message)
+                assert "your code raised" not in result.message, (seed, name, result.message)

@@ -272,3 +272,17 @@ def test_bar_legend_below_the_axes():
     assert len(fig.legends) == 1 and fig.axes[0].get_legend() is None
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["x", "y"] and len(fig.axes[0].texts) == 0
     assert plot_bars({"a": {"x": 0.5, "y": 0.7}}).axes[0].get_legend() is not None   # the default is unchanged
+
+
+def test_mcnemar_test_handles_more_than_1023_discordant_pairs():
+    """Chapter 11 compares models on 3000 test samples; 2.0 ** n overflowed past n = 1023 discordant pairs."""
+    from course_pkg.metrics import mcnemar_test
+    a = torch.zeros(3000, dtype=torch.bool)
+    b = a.clone()
+    a[:700], b[700:1400] = True, True
+    assert mcnemar_test(a, b) == {"a_only": 700, "b_only": 700, "p_value": 1.0}
+    a[:40] = False
+    r = mcnemar_test(a, b)
+    assert (r["a_only"], r["b_only"]) == (660, 700) and 0.2 < r["p_value"] < 0.4
+    a[:600] = False
+    assert 0 < mcnemar_test(a, b)["p_value"] < 1e-100

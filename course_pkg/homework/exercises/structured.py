@@ -102,13 +102,14 @@ def _sparsemax_unsorted(o):
     return (z - (cumsum.gather(-1, size - 1) - 1) / size.to(o.dtype)).clamp(min=0)
 
 
-def _sparsemax_with(o, *, descending=True, k_from=1, size_shift=0):
+def _sparsemax_with(o, *, descending=True, k_from=1, size_shift=0, index_shift=0):
     z = o - o.amax(dim=-1, keepdim=True)
     zs = z.sort(dim=-1, descending=descending).values
     cumsum = zs.cumsum(dim=-1)
     k = torch.arange(k_from, o.shape[-1] + k_from, dtype=o.dtype)
     size = ((1 + k * zs > cumsum).sum(dim=-1, keepdim=True) + size_shift).clamp(1, o.shape[-1])
-    return (z - (cumsum.gather(-1, size - 1) - 1) / size.to(o.dtype)).clamp(min=0)
+    index = (size - 1 + index_shift).clamp(0, o.shape[-1] - 1)
+    return (z - (cumsum.gather(-1, index) - 1) / size.to(o.dtype)).clamp(min=0)
 
 
 SPARSEMAX_MISTAKES = [
@@ -120,8 +121,41 @@ SPARSEMAX_MISTAKES = [
      "where the condition holds, and tau uses the cumulative sum at position |S| (index |S| - 1)"),
     (lambda o: _sparsemax_with(o, size_shift=-1), "off by one in the support size: |S| is the number of positions "
      "where the condition holds, and tau uses the cumulative sum at position |S| (index |S| - 1)"),
+    (lambda o: _sparsemax_with(o, index_shift=1), "off by one in the index: tau uses the sum of the |S| largest "
+     "logits, which sits at index |S| - 1 of the cumulative sum (indices count from 0, k from 1)"),
     (lambda o: torch.softmax(o, dim=-1), "this is the softmax; sparsemax projects onto the simplex and has exact zeros"),
 ]
+
+
+def _shape_hint(err: Exception) -> str | None:
+    """Name the shape mistake behind a RuntimeError or IndexError raised by an answer, or None."""
+    text = str(err)
+    if "must match the size of tensor" in text:
+        return ("a reduction dropped the last dimension and no longer lines up with o: reduce along dim=-1 "
+                "with keepdim=True (o.amax(dim=-1, keepdim=True)), not over the whole tensor (o.max())")
+    if "Index tensor must have the same number of dimensions" in text:
+        return ("gather needs an index with as many dimensions as the tensor it reads: count the support with "
+                ".sum(dim=-1, keepdim=True)")
+    if isinstance(err, IndexError) or "too many indices" in text or "out of bounds" in text:
+        return ("pick one entry per row with cumsum.gather(-1, size - 1); indexing such as cumsum[size - 1] or "
+                "cumsum[:, size - 1] works for one shape only (and the latter takes every row's index in every row)")
+    return None
+
+
+def _call_or_name_the_shape_mistake(answer, args, label, *, grad_arg=None):
+    """:func:`_call`, but a RuntimeError or IndexError from a shape mistake becomes a Feedback that names it.
+
+    (The check may not call the answer again on other inputs to narrow it down: the grader replays a fixed plan
+    of calls, recorded from the reference, so the diagnosis reads the error alone.)
+    """
+    try:
+        return _call(answer, args, label, grad_arg=grad_arg)
+    except (RuntimeError, IndexError) as err:
+        hint = _shape_hint(err)
+        if hint is None:
+            raise
+        where = f"it raises {type(err).__name__} on shape {tuple(args[0].shape)}"
+        raise Feedback(f"on {label}: {where}; {hint}") from None
 
 
 def _one_shift_per_row(p, o):
@@ -165,8 +199,12 @@ def _(answer):
         raise Feedback(f"expected a function, got {describe_type(answer)}")
     cases = sparsemax_cases()
     for label, o, weights in cases:
-        got, (o_in,) = _call(answer, (o,), label, grad_arg=0)
+        got, (o_in,) = _call_or_name_the_shape_mistake(answer, (o,), label, grad_arg=0)
         expected = _sparsemax_ref(o)
+        if isinstance(got, torch.Tensor) and got.shape != o.shape:
+            raise Feedback(f"on {label}: the result has shape {tuple(got.shape)}, not the shape of o, {tuple(o.shape)}; "
+                           "take one value per row with gather (cumsum.gather(-1, size - 1)) and keep reduced "
+                           "dimensions with keepdim=True")
         if not _close(got, expected, o.dtype):
             if isinstance(got, torch.Tensor) and got.shape == o.shape and got.is_floating_point():
                 sums = got.detach().double().sum(dim=-1)
@@ -254,7 +292,15 @@ def _(answer):
         raise Feedback(f"expected a function, got {describe_type(answer)}")
     cases = coral_cases()
     for label, logits, target in cases:
-        got, (z_in, _) = _call(answer, (logits, target), label, grad_arg=0)
+        try:
+            got, (z_in, _) = _call(answer, (logits, target), label, grad_arg=0)
+        except RuntimeError as err:
+            if "must match the size of tensor" not in str(err):
+                raise
+            raise Feedback(f"on {label}: it raises RuntimeError on logits {tuple(logits.shape)} and labels "
+                           f"{tuple(target.shape)}; compare every label with every threshold: "
+                           "target.unsqueeze(1) > torch.arange(K - 1) has shape (N, K-1), while target > k "
+                           "with shapes (N,) and (K-1,) does not broadcast") from None
         expected = _coral_ref(logits, target)
         if isinstance(got, torch.Tensor) and got.dim() != 0:
             raise Feedback(f"on {label}: expected a scalar (0-dim) loss, got shape {tuple(got.shape)}")
