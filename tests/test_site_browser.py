@@ -164,6 +164,15 @@ def test_site_has_every_chapter():
     assert "404.html" in PAGES and "search.html" in PAGES
 
 
+def test_execution_report_is_built_but_in_no_menu():
+    """book/execution_status.html is for maintainers: built (an orphan page), linked from no page's navigation."""
+    from bs4 import BeautifulSoup
+    assert "book/execution_status.html" in PAGES
+    for path in ("book/index.html", CHAPTERS[0]):
+        nav = BeautifulSoup((SITE / path).read_text(), "html.parser").select("nav, .bd-sidebar-primary")
+        assert nav and not any(n.select("a[href*='execution_status']") for n in nav), f"{path} links the report"
+
+
 @pytest.mark.parametrize("path", PAGES)
 def test_page_loads_cleanly_and_passes_axe(server, browser, axe_source, path):
     page, context, problems, requests = visit(browser, server + path)
@@ -461,5 +470,28 @@ def test_layout_check_finds_what_it_looks_for(server, browser):
         assert "display equation" in text and "clipped by" in text, text[:500]
         assert any(line.startswith("phone: table") for line in problems), text[:500]
         assert "under 2x" in text, text[:500]
+    finally:
+        context.close()
+
+
+RAW_TEX = re.compile(r"\\[A-Za-z]+|\\[()\[\]]|\$\$")
+
+
+def test_search_summaries_show_formulas_as_text(server, browser):
+    """Sphinx cuts each result's summary from the page's text, where a formula is still TeX: search_math.js turns
+    the formulas into plain text first. The query hits sentences full of formulas; their symbols must show."""
+    page, context, problems, _ = visit(browser, server + "search.html?q=logit")
+    try:
+        page.locator("p.search-summary", has_text="Search finished").wait_for(timeout=WAIT_MS)
+        page.wait_for_load_state("networkidle", timeout=WAIT_MS)
+        summaries = page.eval_on_selector_all("ul.search p.context", "els => els.map(e => e.textContent)")
+        assert len(summaries) >= 5, summaries
+        raw = [s for s in summaries if RAW_TEX.search(s)]
+        assert not raw, f"raw TeX in search summaries: {raw[:3]}"
+        assert any(re.search("[α-ωℓ∈ℝ→≤≥·∘]", s) for s in summaries), "no formula among the summaries: test proves nothing"
+        # the conversion itself, on TeX the book uses
+        plain = page.evaluate(r"courseSearchMath.plain('\\(\\mathbf o = f_\\theta(\\mathbf x) \\in \\mathbb R^m\\)')")
+        assert plain == "o = f_θ(x) ∈ ℝ^m", plain
+        assert not problems, "\n".join(problems)
     finally:
         context.close()
