@@ -4,6 +4,16 @@ Every helper builds a fresh figure, detaches it from pyplot (so Jupyter does
 not show it a second time and nothing leaks) and returns it; a notebook cell
 that ends with the call displays it once. Backgrounds are opaque white so
 figures stay readable on a dark-mode page.
+
+Sizes are chosen for the page the book is read on. A figure is at most
+:data:`COLUMN_WIDTH` inches wide (the text column of the site at laptop width,
+688 CSS pixels at :data:`DISPLAY_DPI`), so it is shown at its own size, never
+scaled down, and every text in it is at least :data:`MIN_FONT_PT` points: at
+least 80 % of the site's 16 px body text. In Jupyter (and so in the book) a
+figure is stored as a PNG with twice as many pixels as it is displayed with
+("retina"), so it stays sharp on high-density screens and when zoomed in.
+Legends have an opaque frame, or sit outside the axes where they would cover
+data.
 """
 from __future__ import annotations
 
@@ -27,19 +37,40 @@ __all__ = [
 # Okabe-Ito: distinguishable with every common colour-vision deficiency.
 COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
 
+# One inch of a figure is DISPLAY_DPI CSS pixels on the page (the PNG holds twice as many, see _retina_png).
+DISPLAY_DPI = 96
+# The site's text column at laptop width (1280 px window): 688 CSS pixels. No figure is wider, so none is shrunk.
+COLUMN_WIDTH = 688 / DISPLAY_DPI
+# The smallest text in any figure, in points: 10 pt at 96 dpi is 13.3 px, 83 % of the 16 px body text.
+MIN_FONT_PT = 10.0
+
 STYLE = {
     "figure.facecolor": "white",
     "axes.facecolor": "white",
     "savefig.facecolor": "white",
     "savefig.transparent": False,
-    "figure.dpi": 80,
-    "font.size": 11,
+    "figure.dpi": DISPLAY_DPI,
+    "savefig.dpi": "figure",
+    "font.size": 10.5,
+    "axes.titlesize": 11.5,
+    "axes.labelsize": 10.5,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": MIN_FONT_PT,
+    "legend.title_fontsize": MIN_FONT_PT,
+    "figure.titlesize": 12,
     "axes.grid": True,
     "grid.alpha": 0.3,
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.prop_cycle": matplotlib.cycler(color=COLORS),
-    "legend.frameon": False,
+    # An opaque frame: a legend over a curve or a coloured region stays legible.
+    "legend.frameon": True,
+    "legend.framealpha": 0.92,
+    "legend.facecolor": "white",
+    "legend.edgecolor": "0.75",
+    "legend.fancybox": False,
+    "legend.markerscale": 2.0,
     "lines.linewidth": 2.0,
 }
 
@@ -78,17 +109,63 @@ def _style():
         yield
 
 
+def _legend_below(fig, ax, axes=None, ncol: int | None = None):
+    """One legend for ``ax``'s labelled artists (the same in every panel of ``axes``), below the figure's panels,
+    where it cannot cover a curve, a point or a coloured region."""
+    handles, names = ax.get_legend_handles_labels()
+    if not names:
+        return
+    if ncol is None:  # as many columns as fit the figure's width (an entry: its marker, then its text)
+        entry = max(1.0 + 0.6 * MIN_FONT_PT / 72 * len(name) for name in names)
+        ncol = max(1, min(len(names), int(fig.get_figwidth() // entry)))
+    fig.legend(handles, names, loc="outside lower center", ncol=ncol)
+
+
+def _retina_png(fig):
+    """The figure as a PNG with twice the pixels it is displayed with, and the display size (CSS px) for Jupyter."""
+    from IPython.core.pylabtools import retina_figure
+    return retina_figure(fig, base64=True)
+
+
+def _register_retina_display() -> bool:
+    """In a Jupyter kernel, show every course figure as a retina PNG (2x pixels, displayed at 1x).
+
+    The PNG's ``width``/``height`` metadata is its display size, which myst-nb
+    writes into the page's ``<img>``, so a figure is as sharp on a
+    high-density screen, or zoomed in, as a vector image, at a fraction of the
+    size an SVG of a scatter plot or a density map would take. Only
+    :class:`CourseFigure` is affected, not other matplotlib figures. Returns
+    whether a kernel was found.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "display_formatter"):
+        return False
+    shell.display_formatter.formatters["image/png"].for_type(CourseFigure, _retina_png)
+    return True
+
+
 def new_figure(ncols: int = 1, nrows: int = 1, width: float = 5.0, height: float = 3.6):
     """A styled ``Figure`` and its axes (a single ``Axes`` when 1x1, else a flat list).
+
+    ``width`` and ``height`` are one panel's size in inches; panels side by side
+    share :data:`COLUMN_WIDTH`, so the figure is never wider than the page's text
+    column (and never shown scaled down).
 
     Example:
         >>> fig, ax = new_figure()
         >>> fig.get_facecolor()[:3]
         (1.0, 1.0, 1.0)
+        >>> bool(new_figure(ncols=3)[0].get_figwidth() <= COLUMN_WIDTH)
+        True
     """
     for name, value in (("ncols", ncols), ("nrows", nrows)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
+    width = min(width, COLUMN_WIDTH / ncols)
     with _style():
         fig = plt.figure(figsize=(width * ncols, height * nrows), layout="constrained", FigureClass=CourseFigure)
         # Creating it through pyplot sets up Jupyter's PNG display; closing it
@@ -193,7 +270,7 @@ def plot_histories(histories: dict, *, title: str = "training loss", log_y: bool
         ax.set(xlabel="step", ylabel="loss", title=title)
         if log_y:
             ax.set_yscale("log")
-        ax.legend()
+        _legend_below(fig, ax)  # loss curves fill the axes: any place inside would cover one
     return fig
 
 
@@ -262,7 +339,7 @@ def plot_decision_regions(predict, x: torch.Tensor, y: torch.Tensor, *, title: s
             ax.scatter(pts[:, 0], pts[:, 1], s=12, color=COLORS[c % len(COLORS)], edgecolor="white",
                        linewidth=0.4, label=f"class {c}")
         ax.set(xlabel="$x_1$", ylabel="$x_2$", title=title)
-        ax.legend(loc="upper right", fontsize=9)
+        _legend_below(fig, ax)  # below the plane: no class colour or probability shade behind its text
     return fig
 
 
@@ -306,7 +383,7 @@ def plot_bars(values: dict, *, title: str = "", ylabel: str = "value", log_y: bo
                 raise TypeError(f"value for {cat!r}/{name!r} must be a number or None, got {type(v).__name__}")
     cats = list(table)
     width = 0.8 / len(series)
-    fig, ax = new_figure(width=max(5.0, 1.1 * len(cats) + 1.5), height=3.8)
+    fig, ax = new_figure(width=max(5.0, 1.1 * len(cats) + 1.5), height=3.8 + 0.1 * len(cats))
     missing = []
     with _style():
         for j, name in enumerate(series):
@@ -318,7 +395,7 @@ def plot_bars(values: dict, *, title: str = "", ylabel: str = "value", log_y: bo
                 if v is None or (d == 0.0 and (log_y or not math.isfinite(v))):
                     missing.append((xpos, v))
                 elif annotate:
-                    ax.annotate(f"{v:.3g}", (xpos, d), ha="center", va="bottom", fontsize=8,
+                    ax.annotate(f"{v:.3g}", (xpos, d), ha="center", va="bottom", fontsize=MIN_FONT_PT,
                                 xytext=(0, 2), textcoords="offset points")
         if log_y:
             ax.set_yscale("log")
@@ -327,12 +404,12 @@ def plot_bars(values: dict, *, title: str = "", ylabel: str = "value", log_y: bo
         bottom = ax.get_ylim()[0]
         for xpos, v in missing:
             text = none_label if v is None else "0" if v == 0 else f"{v}"
-            ax.annotate(text, (xpos, bottom), ha="center", va="bottom", fontsize=8,
+            ax.annotate(text, (xpos, bottom), ha="center", va="bottom", fontsize=MIN_FONT_PT,
                         xytext=(0, 2), textcoords="offset points", color="0.3")
         if len(series) > 1 or series[0]:
             if legend_loc == "below":
                 handles, names = ax.get_legend_handles_labels()
-                fig.legend(handles, names, loc="outside lower center", ncol=min(len(names), 4), fontsize=9)
+                fig.legend(handles, names, loc="outside lower center", ncol=min(len(names), 2))
             else:
                 ax.legend(loc=legend_loc)
     return fig
@@ -376,7 +453,7 @@ def plot_loss_vs_logit(losses: dict, target: float, o_range=(-10.0, 30.0), *, dt
 
 
 def plot_reliability_diagram(panels: dict, *, n_bins: int = 15, title: str = "", show_counts: bool = True):
-    r"""Reliability diagrams side by side: per-bin accuracy against per-bin confidence.
+    r"""Reliability diagrams, one above the other: per-bin accuracy against per-bin confidence.
 
     For each panel the confidences :math:`\max_k p_{nk}` are binned as in
     :func:`course_pkg.calibration.reliability_curve`; bars show each bin's
@@ -385,7 +462,9 @@ def plot_reliability_diagram(panels: dict, *, n_bins: int = 15, title: str = "",
     over-confidence. The panel title carries the ECE. With ``show_counts``
     (the default) each non-empty bin is labelled with its number of samples,
     so a bar resting on three samples is not read like one resting on three
-    thousand.
+    thousand. The panels are stacked (they share the confidence axis), each as
+    wide as the page's text column, so the counts fit over their bars,
+    horizontally, at the figure's smallest text size.
 
     Args:
         panels: mapping label -> ``(probs, labels)`` with ``probs`` (N, C) and ``labels`` (N,) int64.
@@ -396,7 +475,7 @@ def plot_reliability_diagram(panels: dict, *, n_bins: int = 15, title: str = "",
         >>> p = torch.tensor([[0.9, 0.1], [0.6, 0.4]]); y = torch.tensor([0, 1])
         >>> fig = plot_reliability_diagram({"model": (p, y)}, n_bins=5)
         >>> len(fig.axes), [t.get_text() for t in fig.axes[0].texts]
-        (1, ['n=1', 'n=1'])
+        (1, ['1', '1'])
     """
     from course_pkg.calibration import expected_calibration_error, reliability_curve
 
@@ -404,7 +483,7 @@ def plot_reliability_diagram(panels: dict, *, n_bins: int = 15, title: str = "",
         raise TypeError("panels must be a non-empty dict label -> (probs, labels)")
     if not isinstance(show_counts, bool):
         raise TypeError(f"show_counts must be a bool, got {type(show_counts).__name__}")
-    fig, axes = new_figure(ncols=len(panels), width=4.2, height=4.0)
+    fig, axes = new_figure(nrows=len(panels), width=COLUMN_WIDTH, height=2.5)
     axes = axes if isinstance(axes, list) else [axes]
     with _style():
         for ax, (label, (probs, labels)) in zip(axes, panels.items()):
@@ -421,16 +500,17 @@ def plot_reliability_diagram(panels: dict, *, n_bins: int = 15, title: str = "",
             if show_counts:
                 tops = [max(a, c) for a, c in zip(acc[keep], conf[keep])]
                 for xpos, top, count in zip(centers, tops, _np(curve.counts)[keep]):
-                    ax.annotate(f"n={int(count)}", (xpos, top), xytext=(0, 3), textcoords="offset points",
-                                ha="center", va="bottom", fontsize=7, rotation=90 if n_bins > 8 else 0)
-            ax.set(xlim=(0, 1), ylim=(0, 1.2 if show_counts else 1), xlabel="confidence (max probability)",
+                    ax.annotate(f"{int(count)}", (xpos, top), xytext=(0, 2), textcoords="offset points",
+                                ha="center", va="bottom", fontsize=MIN_FONT_PT)
+                ax.plot([], [], linestyle="none", label="number over a bin: its samples")  # a legend line, no mark
+            ax.set(xlim=(0, 1), ylim=(0, 1.3 if show_counts else 1.05), xlabel="confidence (max probability)",
                    ylabel="accuracy", title=f"{label}: ECE = {ece:.3f}")
-            ax.set_yticks([0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
-        if len(axes) == 1:
-            axes[0].legend(loc="upper left", fontsize=9)
-        else:  # one legend for all panels, below them, where it cannot cover a bar or a count
-            handles, names = axes[0].get_legend_handles_labels()
-            fig.legend(handles, names, loc="outside lower center", ncol=len(names), fontsize=9)
+            ax.set_yticks([0.0, 0.5, 1.0])
+        for ax in axes[:-1]:  # the stacked panels share the confidence axis: labelled once, at the bottom
+            ax.tick_params(labelbottom=False)
+            ax.xaxis.label.set_visible(False)
+        # one legend for all panels, below them, where it cannot cover a bar or a count
+        _legend_below(fig, axes[0], axes, ncol=2)
         if title:
             fig.suptitle(title)
     return fig
@@ -470,7 +550,7 @@ def plot_mean_std_band(x: torch.Tensor, y: torch.Tensor, predict, *, k: float = 
             ax.plot(g, tm - k * ts, color=COLORS[1], linestyle="--", linewidth=1.2, label=f"true mean ± {k:g} std")
             ax.plot(g, tm + k * ts, color=COLORS[1], linestyle="--", linewidth=1.2)
         ax.set(xlabel="x", ylabel="y", title=title)
-        ax.legend(loc="upper left", fontsize=9)
+        ax.legend(loc="upper left")
     return fig
 
 
@@ -505,7 +585,7 @@ def plot_curves(x: torch.Tensor, panels: dict, *, xlabel: str = "x", ylabel: str
             for i, (label, values) in enumerate(curves.items()):
                 ax.plot(_np(x), _np(values).ravel(), color=COLORS[i % len(COLORS)], label=label)
             ax.set(xlabel=xlabel, ylabel=ylabel, title=panel)
-            ax.legend(fontsize=8)
+            ax.legend()
         lows, highs = zip(*(ax.get_ylim() for ax in axes))
         for ax in axes:
             ax.set_ylim(min(lows), max(highs))
@@ -553,7 +633,7 @@ def plot_angles(x: torch.Tensor, theta: torch.Tensor, predictions: dict, *, titl
                 ax.plot(g, a, color=COLORS[i % len(COLORS)], label=label)
         ax.set_yticks([-math.pi, -math.pi / 2, 0, math.pi / 2, math.pi], ["−π", "−π/2", "0", "π/2", "π"])
         ax.set(xlabel="x", ylabel="angle θ (radians)", title=title, ylim=(-math.pi - 0.3, math.pi + 0.3))
-        ax.legend(loc="lower left", fontsize=9)
+        ax.legend(loc="lower left")
     return fig
 
 
@@ -592,7 +672,7 @@ def plot_embeddings(z: torch.Tensor, labels: torch.Tensor, title: str = "", *, u
                        linewidth=0.4, label=f"class {c}")
         ax.set_aspect("equal", adjustable="datalim")
         ax.set(xlabel="$z_1$", ylabel="$z_2$", title=title)
-        ax.legend(loc="upper right", fontsize=8)
+        ax.legend(loc="upper right")
     return fig
 
 
@@ -643,7 +723,7 @@ def plot_conditional_density(x: torch.Tensor, y: torch.Tensor, density, *, curve
                 ax.plot(_np(gx), _np(curve(gx.unsqueeze(1))).ravel(), color=COLORS[(i + 1) % len(COLORS)],
                         label=label)
         ax.set(xlabel="x", ylabel="y", title=title)
-        ax.legend(loc="upper left", fontsize=9)
+        ax.legend(loc="upper left")
     return fig
 
 
@@ -695,7 +775,8 @@ def plot_quantile_curves(x: torch.Tensor, y: torch.Tensor, panels: dict, quantil
         for ax in axes:
             for h, lab in zip(*ax.get_legend_handles_labels()):
                 handles.setdefault(lab, h)
-        fig.legend(list(handles.values()), list(handles), loc="outside right upper", fontsize=9)
+        # One legend for every panel, below them (beside them it would squeeze the panels)
+        fig.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=4)
         if title:
             fig.suptitle(title)
     return fig
@@ -737,7 +818,10 @@ def plot_distance_histograms(panels: dict, *, thresholds: dict | None = None, bi
             if name in thresholds:
                 ax.axvline(float(thresholds[name]), color="0.2", linestyle="--", linewidth=1.2, label="threshold")
             ax.set(xlabel="pair distance", ylabel="density", title=name)
-            ax.legend(fontsize=7)
+        _legend_below(fig, axes[0], axes)
         if title:
             fig.suptitle(title)
     return fig
+
+
+_register_retina_display()

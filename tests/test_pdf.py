@@ -153,3 +153,79 @@ def test_nothing_runs_into_the_side_margins(reader):
         if visible:
             crossing.append((i + 1, visible[:40]))
     assert not crossing, f"text in the side margins (cut off at the edge?), (page, text): {crossing[:10]}"
+
+
+
+def bounds(obj) -> tuple:
+    """(left, bottom, right, top) of a PDF page object, in points."""
+    import ctypes
+
+    import pypdfium2.raw as raw
+    box = [ctypes.c_float() for _ in range(4)]
+    raw.FPDFPageObj_GetBounds(obj.raw, *box)
+    return tuple(v.value for v in box)
+
+
+def overlaps(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def test_no_code_frame_is_left_empty(reader):
+    """A code cell's grey frame (pre: background and border) holds its code: no filled frame on any page is empty of
+    text, as happens when a cell starting near a page's bottom leaves its frame there and moves its lines on."""
+    import ctypes
+
+    import pypdfium2.raw as raw
+    empty = []
+    for i in range(len(reader)):
+        page = reader[i]
+        text = page.get_textpage()
+        width, _ = page.get_size()
+        images = [bounds(obj) for obj in page.get_objects(filter=[raw.FPDF_PAGEOBJ_IMAGE])]
+        for obj in page.get_objects(filter=[raw.FPDF_PAGEOBJ_PATH]):
+            left, bottom, right, top = bounds(obj)
+            r, g, b, a = (ctypes.c_uint() for _ in range(4))
+            if not raw.FPDFPageObj_GetFillColor(obj.raw, r, g, b, a) or a.value == 0:
+                continue
+            grey = 200 <= min(r.value, g.value, b.value) and max(r.value, g.value, b.value) < 255
+            if not grey or right - left < 0.5 * width or top - bottom < 8:
+                continue  # not a frame: a rule, a bar, a small mark
+            inside = text.get_text_bounded(left=left + 1, bottom=bottom + 1, right=right - 1, top=top - 1)
+            if not inside.strip() and not any(overlaps(image, (left, bottom, right, top)) for image in images):
+                empty.append((i + 1, round(top - bottom)))
+    assert not empty, f"empty grey frames, (page, height in pt): {empty[:10]}"
+
+
+def test_the_pdf_promises_only_what_it_has(texts, record):
+    """No solution toggle, no link to itself, no lecture slides; the maintainers' execution report is not in it."""
+    everything = flat("\n".join(texts))
+    for promise in ("Solutions are hidden behind a toggle", "lecture slides", "book.pdf", "press S for the speaker"):
+        assert flat(promise) not in everything, f"the PDF says {promise!r}"
+    assert flat("each exercise is followed by its solution") in everything
+    assert "book/execution_status" not in record and flat("Execution status") not in everything
+
+
+def test_wrapped_code_keeps_its_indentation(reader):
+    """A line of code too long for the page wraps with a hanging indent: its continuation starts to the right of
+    where the line itself starts (PDFium's character boxes, on the page that holds the longest indented line)."""
+    lines = []
+    for path in chapter_notebooks():
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code" and "remove-cell" not in cell.metadata.get("tags", []):
+                lines += [line for line in cell.source.split("\n") if line.startswith("    ") and line.isascii()]
+    longest = max(lines, key=len)
+    assert len(longest) > 95, "expected an indented line long enough to wrap"
+    start, tail = longest.strip()[:12], longest.strip()[-12:]
+    for i in range(len(reader)):
+        page = reader[i].get_textpage()
+        text = page.get_text_range()  # one character per character index, so positions are char boxes
+        at, end = text.find(start), text.find(tail)
+        if at < 0 or end < 0 or end < at:
+            continue
+        x_start = page.get_charbox(at)[0]
+        x_tail_line = min(page.get_charbox(j)[0] for j in range(text.rfind("\n", 0, end) + 1, end + 1)
+                          if not text[j].isspace())
+        assert x_tail_line > x_start, f"page {i + 1}: the wrapped part starts at {x_tail_line:.0f} pt, " \
+                                      f"left of its line's start at {x_start:.0f} pt"
+        return
+    pytest.fail(f"the longest indented code line is not on one page of the PDF: {longest!r}")

@@ -11,6 +11,12 @@ and runs ``tools/browser_setup.py`` first, which finds or installs Chromium
 (Debian's ``/usr/bin/chromium``, else Playwright's own) and axe-core (npm, into
 ``node_modules``). Screenshots and per-page request counts
 (``*.requests.json``) are written to ``_build/screenshots/`` for a person to look at.
+
+Nothing cut off, on any screen (``test_layout_on_laptop_and_phone``): every page at 1280 x 800 and on a 390 x 844
+phone, in light and dark mode, is no wider than the window (it never pans sideways); no display equation, table,
+code line or paragraph is clipped unless it scrolls in a box of its own (``LAYOUT_JS``); every figure's PNG has at
+least twice the pixels it is shown with (crisp on high-density screens and zoomed in), or is vector. Screenshots of
+every page on both screens go to ``_build/screenshots/layout/`` (the CI uploads them).
 """
 from __future__ import annotations
 
@@ -36,6 +42,7 @@ BRANCH = CONFIG["repository"].get("branch", "main")
 OWNER_REPO = REPO_URL.removeprefix("https://github.com/")
 PREFIX = "/" + OWNER_REPO.split("/")[1] + "/"
 DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+LAPTOP = {"viewport": {"width": 1280, "height": 800}}
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 3}
 # Generous waits: the machine may be busy running notebooks next to this test.
 WAIT_MS = 60_000
@@ -155,6 +162,15 @@ def visible_search_controls(page):
 def test_site_has_every_chapter():
     assert len(CHAPTERS) >= 9, f"expected chapter pages 01..09 in {SITE}, found {CHAPTERS}"
     assert "404.html" in PAGES and "search.html" in PAGES
+
+
+def test_execution_report_is_built_but_in_no_menu():
+    """book/execution_status.html is for maintainers: built (an orphan page), linked from no page's navigation."""
+    from bs4 import BeautifulSoup
+    assert "book/execution_status.html" in PAGES
+    for path in ("book/index.html", CHAPTERS[0]):
+        nav = BeautifulSoup((SITE / path).read_text(), "html.parser").select("nav, .bd-sidebar-primary")
+        assert nav and not any(n.select("a[href*='execution_status']") for n in nav), f"{path} links the report"
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -327,6 +343,155 @@ def test_phone_toggle_opens_the_chapter_list_and_a_tap_opens_a_chapter(server, b
         page.wait_for_url(re.compile(r"/book/05_binary_classification\.html$"), timeout=WAIT_MS)
         assert page.locator("h1").first.inner_text().strip().rstrip("#").strip() == title
         assert not on_screen(box(page.locator(".bd-sidebar-primary")), width), "the new chapter opened with the list open"
+        assert not problems, "\n".join(problems)
+    finally:
+        context.close()
+
+
+# ----------------------------------------------------------------------------- nothing cut off, figures crisp
+
+# Measures a page as laid out now: its width against the window, every display equation, table and block of the
+# article that is clipped (by an ancestor that hides overflow, or by the window) without scrolling in a box of its
+# own (one holding no other equation, table or code block), and each figure's pixels against its displayed size.
+LAYOUT_JS = """() => {
+  const vw = document.documentElement.clientWidth;
+  const overflowX = el => getComputedStyle(el).overflowX;
+  const blocks = 'mjx-container[display="true"], table, pre';
+  const name = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+      (typeof el.className === 'string' && el.className.trim() ? '.' + el.className.trim().split(/\\s+/).slice(0, 2).join('.') : '');
+  const where = el => { const s = el.closest('section[id]'); return s ? ' in #' + s.id : ''; };
+  const countIn = (box, el) => box.querySelectorAll(blocks).length - el.querySelectorAll(blocks).length
+                               - (el.matches(blocks) ? 1 : 0);
+  function cut(el) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) return null;
+    for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+      const ar = a.getBoundingClientRect();
+      if (r.right <= ar.right + 1 && r.left >= ar.left - 1) continue;
+      const o = overflowX(a);
+      if (o === 'auto' || o === 'scroll')
+        return countIn(a, el) === 0 ? cut(a) : `scrolls only with ${name(a)}, which holds other blocks too`;
+      if (o === 'hidden' || o === 'clip') return `clipped by ${name(a)} (${Math.round(r.width)} px in ${Math.round(ar.width)} px)`;
+    }
+    if (r.right > vw + 1 || r.left < -1) return `runs past the window (${Math.round(r.left)}..${Math.round(r.right)} px of ${vw})`;
+    return null;
+  }
+  const article = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+  const problems = [];
+  for (const m of article.querySelectorAll('mjx-container[display="true"]')) {
+    const why = cut(m.querySelector(':scope > mjx-math') || m);
+    if (why) problems.push(`display equation${where(m)}: ${why}`);
+  }
+  for (const t of article.querySelectorAll('table')) {
+    const why = cut(t);
+    if (why) problems.push(`table${where(t)}: ${why}`);
+  }
+  for (const e of article.querySelectorAll('p, li, dt, dd, h1, h2, h3, h4, code, img, .cell_output, div.highlight')) {
+    if (e.closest('table, pre, mjx-container')) continue;
+    const why = cut(e);
+    if (why) problems.push(`${name(e)}${where(e)}: ${why}`);
+  }
+  // (the content box: in dark mode the theme pads each figure's light background)
+  const figures = Array.from(article.querySelectorAll('.cell_output img, figure img, img.align-center')).map(i => ({
+    src: i.currentSrc.split('/').pop(), natural: [i.naturalWidth, i.naturalHeight],
+    shown: (s => [Math.round(i.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight)),
+                  Math.round(i.clientHeight - parseFloat(s.paddingTop) - parseFloat(s.paddingBottom))])(getComputedStyle(i))}));
+  const scrollBoxes = Array.from(article.querySelectorAll('mjx-container[display="true"], .pst-scrollable-table-container'))
+    .filter(b => b.scrollWidth > b.clientWidth + 1).length;
+  return {width: Math.max(document.documentElement.scrollWidth, document.body.scrollWidth), viewport: vw,
+          problems, figures, scrollBoxes};
+}"""
+SCREENS = {"laptop": LAPTOP, "phone": PHONE}
+LAYOUT_SHOTS = SHOTS / "layout"
+
+
+def typeset(page):
+    if page.evaluate("document.querySelector('.math, mjx-container') !== null"):
+        page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.document", timeout=WAIT_MS)
+        page.evaluate("MathJax.startup.promise")
+
+
+def layout_problems(page, where: str) -> tuple[list[str], dict]:
+    found = page.evaluate(LAYOUT_JS)
+    problems = [f"{where}: {p}" for p in found["problems"]]
+    if found["width"] > found["viewport"]:
+        problems.append(f"{where}: the page is {found['width']} px wide in a {found['viewport']} px window (it pans)")
+    for fig in found["figures"]:
+        (nw, nh), (w, h) = fig["natural"], fig["shown"]
+        if not fig["src"].endswith(".svg") and w > 0 and (nw < 2 * w - 1 or nh < 2 * h - 1):
+            problems.append(f"{where}: figure {fig['src']} has {nw}x{nh} pixels for {w}x{h} shown (under 2x)")
+        if w > 0 and h > 0 and abs((w / h) / (nw / nh) - 1) > 0.03:
+            problems.append(f"{where}: figure {fig['src']} is distorted: shown {w}x{h}, its pixels {nw}x{nh}")
+    return problems, found
+
+
+@pytest.mark.parametrize("screen", list(SCREENS))
+@pytest.mark.parametrize("path", [p for p in PAGES if p.startswith("book/")])
+def test_layout_on_laptop_and_phone(server, browser, path, screen):
+    """Light, then dark: nothing clipped, no sideways panning, figures with 2x pixels; screenshots of both."""
+    device = SCREENS[screen]
+    if screen == "phone":  # the layout is the same at any pixel density; screenshots at 1x stay small
+        device = {**device, "device_scale_factor": 1}
+    page, context, problems, _ = visit(browser, server + path, device=device)
+    try:
+        typeset(page)
+        LAYOUT_SHOTS.mkdir(parents=True, exist_ok=True)
+        found, record = layout_problems(page, f"{screen}, light")
+        page.screenshot(path=str(LAYOUT_SHOTS / f"{shot_name(path)}__{screen}.jpg"), full_page=True, type="jpeg",
+                        quality=70)
+        switch_to_dark(page)
+        dark, _ = layout_problems(page, f"{screen}, dark")
+        page.screenshot(path=str(LAYOUT_SHOTS / f"{shot_name(path)}__{screen}__dark.png"))
+        (LAYOUT_SHOTS / f"{shot_name(path)}__{screen}.json").write_text(json.dumps(
+            {"page": path, "screen": screen, "width": record["width"], "scroll_boxes": record["scrollBoxes"],
+             "figures": record["figures"]}))
+        problems += found + dark
+        assert not problems, "\n".join(problems[:30])
+    finally:
+        context.close()
+
+
+def test_layout_check_finds_what_it_looks_for(server, browser):
+    """The measurement itself, on one chapter made wrong on purpose: a clipped equation, a table that makes the
+    page pan, a figure shown at its own pixel size; each must be reported (a check that finds nothing proves nothing)."""
+    chapter = next(p for p in CHAPTERS if "05_" in p)
+    page, context, _, _ = visit(browser, server + chapter, device={**PHONE, "device_scale_factor": 1})
+    try:
+        typeset(page)
+        page.add_style_tag(content="div.math, div.math mjx-container { overflow: hidden !important; }")
+        page.evaluate("""() => {
+            const t = document.createElement('table'); t.innerHTML = '<tr><td>' + 'x'.repeat(400) + '</td></tr>';
+            t.style.whiteSpace = 'nowrap'; document.querySelector('article.bd-article section').append(t);
+            const img = document.querySelector('.cell_output img');
+            img.removeAttribute('width'); img.removeAttribute('height');
+            img.style.width = img.naturalWidth + 'px'; img.style.maxWidth = 'none'; }""")
+        problems, _ = layout_problems(page, "phone")
+        text = "\n".join(problems)
+        assert "display equation" in text and "clipped by" in text, text[:500]
+        assert any(line.startswith("phone: table") for line in problems), text[:500]
+        assert "under 2x" in text, text[:500]
+    finally:
+        context.close()
+
+
+RAW_TEX = re.compile(r"\\[A-Za-z]+|\\[()\[\]]|\$\$")
+
+
+def test_search_summaries_show_formulas_as_text(server, browser):
+    """Sphinx cuts each result's summary from the page's text, where a formula is still TeX: search_math.js turns
+    the formulas into plain text first. The query hits sentences full of formulas; their symbols must show."""
+    page, context, problems, _ = visit(browser, server + "search.html?q=logit")
+    try:
+        page.locator("p.search-summary", has_text="Search finished").wait_for(timeout=WAIT_MS)
+        page.wait_for_load_state("networkidle", timeout=WAIT_MS)
+        summaries = page.eval_on_selector_all("ul.search p.context", "els => els.map(e => e.textContent)")
+        assert len(summaries) >= 5, summaries
+        raw = [s for s in summaries if RAW_TEX.search(s)]
+        assert not raw, f"raw TeX in search summaries: {raw[:3]}"
+        assert any(re.search("[α-ωℓ∈ℝ→≤≥·∘]", s) for s in summaries), "no formula among the summaries: test proves nothing"
+        # the conversion itself, on TeX the book uses
+        plain = page.evaluate(r"courseSearchMath.plain('\\(\\mathbf o = f_\\theta(\\mathbf x) \\in \\mathbb R^m\\)')")
+        assert plain == "o = f_θ(x) ∈ ℝ^m", plain
         assert not problems, "\n".join(problems)
     finally:
         context.close()

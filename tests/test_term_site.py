@@ -69,8 +69,48 @@ def test_chapter_page_has_every_exercise_and_no_solution(docname):
         assert exercise is not None and "exercise" in exercise.get("class", []), f"exercise {label} missing"
         original = full_soup.find(id=label)
         assert kit.squash(exercise.get_text()) == kit.squash(original.get_text()), f"exercise {label} changed"
-    # The "check" cells stay (their output says how the reference check went, never the answer).
     assert soup.select("div.exercise") and len(soup.select("div.exercise")) == len(labels)
+
+
+@pytest.mark.parametrize("docname", WITH_EXERCISES)
+def test_check_cells_keep_their_code_but_no_stale_result(docname):
+    """A check cell's stored "[PASSED]" came from the master's solution: on the term site, whose solutions are gone,
+    the cell keeps its code and a note to run it in the homework notebook, and shows no result."""
+    full, term = page_text(FULL / f"{docname}.html"), page_text(TERM / f"{docname}.html")
+    assert "[PASSED]" in full, f"the full site's {docname} page shows no check result: nothing to test here"
+    assert "[PASSED]" not in term and "[FAILED]" not in term, f"a stale check result on the term site's {docname}"
+    checks = [cell for cell in parsed(TERM / f"{docname}.html").select("div.cell")
+              if "check(" in cell.get_text() and cell.select(".check-note")]
+    assert checks, f"the term site's {docname} page lost its check cells or their note"
+    assert not any(cell.select(".cell_output") for cell in checks)
+
+
+def local_links(site: Path):
+    """(page, href, target path) of every link from a page of ``site`` to a file of the same site."""
+    from urllib.parse import unquote, urlparse
+    for page in sorted(site.rglob("*.html")):
+        if page.relative_to(site).parts[0] in ("_static", "_sources", "slides"):
+            continue
+        for a in parsed(page).select("a[href]"):
+            href = a["href"]
+            url = urlparse(href)
+            if url.scheme or url.netloc or href.startswith(("#", "mailto:")) or not url.path:
+                continue
+            if url.path.startswith("/"):  # (the 404 page links the site's root under GitHub Pages' /<repo>/ prefix)
+                repo = kit.yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"].rstrip("/")
+                yield page, href, (site / unquote(url.path).removeprefix("/" + repo.rsplit("/", 1)[-1] + "/")).resolve()
+            else:
+                yield page, href, (page.parent / unquote(url.path)).resolve()
+
+
+def test_the_term_site_links_only_files_it_has():
+    """The term build has no PDF and no decks: no page may link them (or anything else it does not hold). The same
+    check on the full site finds its links to book.pdf and the decks, which `make site` copies in."""
+    dead = [(str(page.relative_to(TERM)), href) for page, href, target in local_links(TERM) if not target.exists()]
+    assert not dead, f"links to files the term site does not have: {dead[:10]}"
+    full = [href for _, href, _ in local_links(FULL)]
+    assert any(h.endswith("book.pdf") for h in full) and any("slides/" in h for h in full), \
+        "the full site should link the PDF and the decks (else this test proves nothing)"
 
 
 def test_no_solution_text_anywhere_in_the_term_site():

@@ -324,6 +324,18 @@ pre, .highlight pre, div.highlight, .cell_output pre, .output pre, code
   { white-space: pre-wrap !important; overflow-wrap: anywhere !important; word-break: break-word;
     overflow: visible !important; max-height: none !important; }
 pre { font-size: 8.5pt !important; line-height: 1.3 !important; }
+/* A code cell's frame (its border and grey background) stays with its code: a cell short enough for a page is
+   never split, so one that starts near the bottom of a page moves to the next one whole, frame and all; a longer
+   one breaks between lines, each part in a full frame of its own (clone), with at least three lines on either side.
+   Only the outermost frame avoids a break: a nested one (the pre inside an output box) would move on alone and
+   leave its box's background behind, empty, when the box is taller than a page. */
+div.cell > div.cell_input, .cell_output .output, div[class^="highlight-"]:not(.cell div) { break-inside: avoid; }
+pre, div.cell > div.cell_input, .cell_output .output
+  { box-decoration-break: clone; -webkit-box-decoration-break: clone; orphans: 3; widows: 3; }
+/* A wrapped line of code or output keeps its indentation, plus two more characters (a hanging indent): PREPARE_JS
+   puts each line of a pre in its own span.course-line, with its indentation in --indent. */
+pre span.course-line { display: block; white-space: pre-wrap; overflow-wrap: anywhere;
+  padding-left: calc((var(--indent, 0) + 2) * 1ch); text-indent: calc((var(--indent, 0) + 2) * -1ch); }
 .cell_output, .output, .cell, .cell_input, div.highlight, .pst-scrollable-table-container
   { overflow: visible !important; max-height: none !important; }
 table { font-size: 9pt; }
@@ -361,6 +373,45 @@ PREPARE_JS = r"""
     '#pst-skip-link', '#pst-back-to-top', '.search-button__wrapper', '.pst-async-banner-revealer',
     'label.overlay', 'input.sidebar-toggle', '.homework-link', '.slides-link', '.onlyprint'].join(', ')).forEach(e => e.remove());
   document.querySelectorAll('details').forEach(d => d.open = true);
+  // The welcome page says what the site has; the PDF has no solution toggle (its solutions print open, or not at
+  // all in the term PDF), no link to itself and no slides: those sentences go, one for the PDF comes instead.
+  for (const box of document.querySelectorAll('.only-with-solutions, .only-without-solutions')) {
+    const p = document.createElement('p');
+    p.textContent = box.classList.contains('only-with-solutions')
+      ? 'In this PDF each exercise is followed by its solution: cover it and try the exercise first.'
+      : 'This edition, made for a course in progress, shows every exercise without its solution.';
+    box.replaceWith(p);
+  }
+  for (const a of Array.from(document.querySelectorAll('a[href$="book.pdf"], a[href*="slides/"]'))) {
+    const p = a.closest('p');
+    if (p) p.remove(); else a.remove();
+  }
+  // Each line of code or output in its own span (its indentation in --indent), so a line too long for the page
+  // wraps with a hanging indent (PRINT_CSS). Pygments' token spans are split at the line ends they contain.
+  for (const pre of document.querySelectorAll('pre')) {
+    const lines = [[]];
+    const walk = (node, wrap) => {
+      if (node.nodeType === Node.TEXT_NODE) {
+        node.textContent.split('\n').forEach((piece, i) => {
+          if (i > 0) lines.push([]);
+          if (piece) lines[lines.length - 1].push(wrap(document.createTextNode(piece)));
+        });
+      } else if (node.nodeType === Node.ELEMENT_NODE) {
+        for (const child of Array.from(node.childNodes))
+          walk(child, inner => { const copy = node.cloneNode(false); copy.append(wrap(inner)); return copy; });
+      }
+    };
+    for (const child of Array.from(pre.childNodes)) walk(child, x => x);
+    if (lines.length > 1 && lines[lines.length - 1].length === 0) lines.pop();
+    pre.replaceChildren(...lines.map(parts => {
+      const line = document.createElement('span');
+      line.className = 'course-line';
+      line.append(...parts);
+      if (!parts.length) line.append(document.createTextNode('\u200b'));  // an empty line keeps its height
+      line.style.setProperty('--indent', String(line.textContent.match(/^ */)[0].length));
+      return line;
+    }));
+  }
   document.querySelectorAll('.toggle-hidden').forEach(e => e.classList.remove('toggle-hidden'));
   const article = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
   // The single page nests every document inside the welcome page's table of contents (chapter titles become h3,

@@ -1,6 +1,6 @@
 """Sphinx extension: on each chapter with exercises, link the homework version on Colab; on each chapter, its slides.
 
-Also writes a 404 page for GitHub Pages, fixes two console errors of the theme stack, and marks bibliography
+Also writes a 404 page for GitHub Pages, loads ``search_math.js`` (search results show formulas as text, not TeX), fixes two console errors of the theme stack, and marks bibliography
 entries up as list items (accessibility). The link is derived from ``_config.yml``'s repository url and branch (exposed
 by jupyter-book as ``html_theme_options``), so a fork retargets it by editing
 that one line. A chapter has a homework version when ``student/<name>.ipynb``
@@ -24,8 +24,8 @@ def add_slides_link(app, doctree, docname):
     """Each numbered chapter (``book/NN_name``) links its lecture deck, ``slides/NN_name.html`` next to the site's
     pages (made by ``tools/instructor_kit.py slides``, copied into the site by ``make site``)."""
     name = docname.rsplit("/", 1)[-1]
-    if not re.match(r"^\d\d_", name):
-        return
+    if not re.match(r"^\d\d_", name) or getattr(app.config, "course_solutions_hidden", False):
+        return  # (the term site is built without the decks: book/_ext/editions.py)
     para = nodes.paragraph(classes=["slides-link"])
     para += nodes.reference("", "Lecture slides for this chapter", classes=["slides-deck-link"],
                             refuri="../" * docname.count("/") + f"slides/{name}.html")
@@ -112,6 +112,8 @@ class CourseHTMLTranslator(HTML5Translator):
 
 
 def setup(app):
+    # Search results show formulas as plain text, not TeX (book/_static/search_math.js; the site's static folder)
+    app.add_js_file("search_math.js")
     for builder in ("html", "dirhtml", "singlehtml"):
         app.set_translator(builder, CourseHTMLTranslator, override=True)
     app.connect("html-page-context", fix_theme_page_context, priority=900)

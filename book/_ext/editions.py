@@ -20,9 +20,16 @@ copied over.
 
 A page can hold text for one edition only: a ``{container}`` of class ``only-with-solutions`` appears only on the
 full site, one of class ``only-without-solutions`` only on the term site.
+
+**What the term site leaves out besides the solutions.** Its ``check(...)`` cells keep their code (students run
+them in the homework notebook) but not their stored outputs: a "[PASSED]" printed by the master's solution, under
+an exercise whose solution is gone, would be stale; a note says where the check runs instead. And it links neither
+the book's PDF nor the lecture decks, which are not part of its build (``make book SOLUTIONS=hide``): every
+paragraph that links ``book.pdf`` or ``slides/`` is left out (``course_links`` adds no deck link to its chapters).
 """
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -53,12 +60,54 @@ def drop_solutions(app, doctree, docname):
     if not hidden:
         return
 
+    drop_check_outputs(doctree)
+    drop_links_to_the_kit(doctree)
     unmerged = list(doctree.findall(lambda n: isinstance(n, (solution_start_node, solution_end_node))))
     if unmerged:
         raise ExtensionError(f"editions: {docname} has a solution-start or solution-end that sphinx-exercise "
                              "did not pair; cannot hide its solution")
     for node in list(doctree.findall(solution_node)):
         node.parent.remove(node)
+
+
+def drop_check_outputs(doctree) -> int:
+    """Remove the stored outputs of every code cell that calls ``check(...)``/``check_quietly(...)``; put a note in
+    their place. Returns how many cells lost their outputs."""
+    from docutils import nodes
+    from course_pkg.homework.student import find_checks
+
+    dropped = 0
+    for cell in list(doctree.findall(lambda n: isinstance(n, nodes.container) and n.get("nb_element") == "cell_code")):
+        source = [c for c in cell.children if c.get("nb_element") == "cell_code_source"]
+        outputs = [c for c in cell.children if c.get("nb_element") == "cell_code_output"]
+        if not source or not outputs or not find_checks(source[0].astext()):
+            continue
+        for output in outputs:
+            cell.remove(output)
+        note = nodes.paragraph(classes=["check-note"])
+        note += nodes.emphasis(text="Run this check in the homework notebook: it tests your answer.")
+        cell += note
+        dropped += 1
+    return dropped
+
+
+# Links to what the term build does not make: the book's PDF and the lecture decks.
+KIT_LINK = re.compile(r'href="[^"]*(?:book\.pdf|slides/)[^"]*"')
+
+
+def drop_links_to_the_kit(doctree) -> int:
+    """Remove each paragraph that links the PDF or a deck (a raw HTML link or a reference). Returns how many."""
+    from docutils import nodes
+
+    dropped = 0
+    for para in list(doctree.findall(nodes.paragraph)):
+        raw = any(KIT_LINK.search(n.astext()) for n in para.findall(nodes.raw))
+        refs = any(str(r.get("refuri", "")).endswith(".pdf") or "slides/" in str(r.get("refuri", ""))
+                   for r in para.findall(nodes.reference))
+        if (raw or refs) and para.parent is not None:
+            para.parent.remove(para)
+            dropped += 1
+    return dropped
 
 
 def student_notebook(app, docname: str) -> Path | None:
