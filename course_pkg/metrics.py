@@ -299,7 +299,13 @@ def mcnemar_test(correct_a: torch.Tensor, correct_b: torch.Tensor) -> dict:
     if n == 0:
         return {"a_only": 0, "b_only": 0, "p_value": 1.0}
     k = min(a_only, b_only)
-    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n   # exact integers: 2.0 ** n overflows past n = 1023
+    if n <= 1000:   # P(X <= k) for X ~ Binomial(n, 1/2): exact integers, one correctly rounded division
+        tail = sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
+    else:           # in log space: exact integers grow to O(n) digits, O(n^2) work, and 2.0 ** -n underflows
+        logs = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) - n * math.log(2)
+                for i in range(k + 1)]
+        top = max(logs)
+        tail = math.exp(top) * math.fsum(math.exp(v - top) for v in logs)
     return {"a_only": a_only, "b_only": b_only, "p_value": min(1.0, 2.0 * tail)}
 
 
