@@ -87,9 +87,10 @@ OBFUSCATED = {  # name -> (chapter, exercise id, cells)
     "pickle": ("03_regression", REG1, [
         "import _pickle", "f = _pickle.loads(b'c' + b'course_pkg.trans' + b'forms\\nscale_to_range\\n.')",
         "def to_range(o, low, high):\n    return f(o, low, high)"]),
-    "module_dict": ("08_distance_losses", "distance.l2_normalize", [
-        "import torch\nimport torch.nn.functional as F", "def my_l2_normalize(x, dim=-1, eps=1e-12):\n"
-        "    return F.__dict__['normalize'](x, p=2.0, dim=dim, eps=eps)"]),
+    # (F.normalize itself no longer passes distance.l2_normalize: it returns NaN for a float16 zero row)
+    "module_dict": ("06_multiclass_classification", "multiclass.log_softmax", [
+        "import torch\nimport torch.nn.functional as F", "def my_log_softmax(o, dim=-1):\n"
+        "    return F.__dict__['log_softmax'](o, dim=dim)"]),
     "package_dict": ("10_structured_outputs", "structured.sparsemax", [
         "import torch\nimport course_pkg.transforms", "def my_sparsemax(o):\n"
         "    return course_pkg.transforms.__dict__['sparse' + 'max'](o)"]),
@@ -321,7 +322,8 @@ def test_a_fresh_seed_reaches_the_checker_in_a_worker_thread():
     with ThreadPoolExecutor(1) as pool:
         fresh = pool.submit(replay.plan_exercise, ex, 12345).result()
     notebook_inputs = replay.plan_exercise(ex, seed=0)
-    assert json.dumps(fresh["calls"][0]["args"]) != json.dumps(notebook_inputs["calls"][0]["args"])
+    # some call's inputs differ (the exercise's fixed cases, such as an o = 0 diagnosis, stay the same)
+    assert [json.dumps(c["args"]) for c in fresh["calls"]] != [json.dumps(c["args"]) for c in notebook_inputs["calls"]]
 
 
 @pytest.mark.parametrize("name", sorted(OBFUSCATED))
@@ -335,7 +337,7 @@ def test_obfuscated_forbidden_functions_do_not_pass(attacked, name):
 @pytest.mark.parametrize("name, words", [
     ("def_in_if", "course_pkg.transforms.scale_to_range"), ("bound_by_call", "course_pkg.transforms.scale_to_range"),
     ("sys_modules", "course_pkg.transforms"), ("pickle", "course_pkg.transforms"),
-    ("module_dict", "torch.nn.functional.normalize"), ("package_dict", "course_pkg"),
+    ("module_dict", "log_softmax (as aten::_log_softmax)"), ("package_dict", "course_pkg"),
     ("computed_getattr", "torch.nn.functional.gaussian_nll_loss"),
     ("aten_cross_entropy", "torch.nn.functional.cross_entropy"),
     ("aten_bce", "binary_cross_entropy_with_logits (as aten::binary_cross_entropy_with_logits)"),

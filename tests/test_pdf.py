@@ -213,19 +213,21 @@ def test_wrapped_code_keeps_its_indentation(reader):
         for cell in nbformat.read(path, as_version=4).cells:
             if cell.cell_type == "code" and "remove-cell" not in cell.metadata.get("tags", []):
                 lines += [line for line in cell.source.split("\n") if line.startswith("    ") and line.isascii()]
-    longest = max(lines, key=len)
-    assert len(longest) > 95, "expected an indented line long enough to wrap"
-    start, tail = longest.strip()[:12], longest.strip()[-12:]
-    for i in range(len(reader)):
-        page = reader[i].get_textpage()
-        text = page.get_text_range()  # one character per character index, so positions are char boxes
-        at, end = text.find(start), text.find(tail)
-        if at < 0 or end < 0 or end < at:
-            continue
-        x_start = page.get_charbox(at)[0]
-        x_tail_line = min(page.get_charbox(j)[0] for j in range(text.rfind("\n", 0, end) + 1, end + 1)
-                          if not text[j].isspace())
-        assert x_tail_line > x_start, f"page {i + 1}: the wrapped part starts at {x_tail_line:.0f} pt, " \
-                                      f"left of its line's start at {x_start:.0f} pt"
-        return
-    pytest.fail(f"the longest indented code line is not on one page of the PDF: {longest!r}")
+    long_lines = sorted((ln for ln in lines if len(ln) > 95), key=len, reverse=True)
+    assert long_lines, "expected an indented line long enough to wrap"
+    # the longest such line that the PDF holds on one page (a line can straddle a page break)
+    for longest in long_lines[:10]:
+        start, tail = longest.strip()[:12], longest.strip()[-12:]
+        for i in range(len(reader)):
+            page = reader[i].get_textpage()
+            text = page.get_text_range()  # one character per character index, so positions are char boxes
+            at, end = text.find(start), text.find(tail)
+            if at < 0 or end < 0 or end < at or text.count("\n", at, end) == 0:
+                continue
+            x_start = page.get_charbox(at)[0]
+            x_tail_line = min(page.get_charbox(j)[0] for j in range(text.rfind("\n", 0, end) + 1, end + 1)
+                              if not text[j].isspace())
+            assert x_tail_line > x_start, f"page {i + 1}: the wrapped part starts at {x_tail_line:.0f} pt, " \
+                                          f"left of its line's start at {x_start:.0f} pt"
+            return
+    pytest.fail(f"none of the ten longest indented code lines is wrapped on one page of the PDF: {long_lines[:3]!r}")

@@ -225,19 +225,33 @@ class Replay:
                  for i, a in enumerate(args) if isinstance(a, torch.Tensor)]
         return names + [k for k, v in kwargs.items() if isinstance(v, torch.Tensor)]
 
-    def _outcome(self, planned, recorded, args, kwargs):
-        if not isinstance(recorded, dict):
-            raise Verdict(Status.ERROR, "the answer was not checked: the probe stopped before this call")
-        status = recorded.get("status")
+    def _ended(self, recorded):
+        """The exception for a call on which the probe's process ended (time-out or crash), else None."""
+        status = recorded.get("status") if isinstance(recorded, dict) else None
         if status == "timeout":
             limit = float(recorded.get("limit_s", self.spec.get("time_limit", 10)))
             wall, waited = float(recorded.get("wall_s", 0) or 0), recorded.get("waited_s")
             if waited is not None and wall > 0 and float(waited) > LOAD_WAIT_SHARE * wall:
-                raise UnderLoad(f"timed out under load (the answer waited {float(waited):.1f} s of {wall:.1f} s "
-                                "for a CPU): not scored as the student's error; regrade")
-            raise TimeoutError(f"did not return within {limit:g} s")
+                return UnderLoad(f"timed out under load (the answer waited {float(waited):.1f} s of {wall:.1f} s "
+                                 "for a CPU): not scored as the student's error; regrade")
+            return TimeoutError(f"did not return within {limit:g} s")
         if status == "crashed":
-            raise SystemError(f"the process running your answer died ({recorded.get('how', 'crashed')})")
+            return SystemError(f"the process running your answer died ({recorded.get('how', 'crashed')})")
+        return None
+
+    def _outcome(self, planned, recorded, args, kwargs):
+        if not isinstance(recorded, dict):
+            # The probe stops at a time-out or a crash. A checker that called the answer again after catching that
+            # (a diagnosis that swallows errors) must still report why, not "stopped before this call".
+            for _, earlier in self.pairs:
+                ended = self._ended(earlier)
+                if ended is not None:
+                    raise ended if isinstance(ended, UnderLoad) else Verdict(Status.ERROR, f"your function {ended}")
+            raise Verdict(Status.ERROR, "the answer was not checked: the probe stopped before this call")
+        status = recorded.get("status")
+        ended = self._ended(recorded)
+        if ended is not None:
+            raise ended
         if status == "raised":
             raise _exception(recorded.get("error") or {})
         if status != "returned":
