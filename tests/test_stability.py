@@ -36,6 +36,16 @@ def test_a_notebook_printing_only_stable_digits_passes(tmp_path):
     assert differences == []                        # the object's address is masked by nbval's sanitize rule
 
 
+def test_a_print_that_arrives_in_pieces_reads_as_one():
+    """A busy kernel flushes one print in several stream outputs; the stored notebook has them merged."""
+    pieces = {"cells": [{"cell_type": "code", "outputs": [
+        {"output_type": "stream", "name": "stdout", "text": "loss 0."},
+        {"output_type": "stream", "name": "stdout", "text": "01\n"}]}]}
+    merged = {"cells": [{"cell_type": "code", "outputs": [
+        {"output_type": "stream", "name": "stdout", "text": "loss 0.01\n"}]}]}
+    assert stability.printed(pieces, []) == stability.printed(merged, []) == ["[stdout] loss 0.01\n"]
+
+
 def test_compare_names_the_cell_and_the_line():
     found = stability.compare(["a\nloss 0.0100\n", "same"], ["a\nloss 0.0101\n", "same"])
     assert [i for i, _ in found] == [0]

@@ -84,8 +84,12 @@ def printed(nb: dict, rules) -> list[str]:
     for cell in nb["cells"]:
         if cell["cell_type"] != "code":
             continue
-        parts = []
+        parts, stream = [], None
         for out in cell.get("outputs", []):
+            if out["output_type"] == "stream" and out["name"] == stream:   # one print may arrive in pieces
+                parts[-1] += "".join(out["text"])
+                continue
+            stream = out["name"] if out["output_type"] == "stream" else None
             if out["output_type"] == "stream":
                 parts.append(f"[{out['name']}] " + "".join(out["text"]))
             elif out["output_type"] in ("execute_result", "display_data"):
