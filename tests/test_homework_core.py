@@ -211,7 +211,7 @@ def test_compare_tensors_direct():
 def test_check_prints_one_line_and_returns_none(capsys):
     assert check("regression.scale_to_range", None) is None
     out = capsys.readouterr().out
-    assert out == "[NOT ATTEMPTED] regression.scale_to_range: no answer yet (replace the stub)\n"
+    assert out == "[NOT ATTEMPTED] regression.scale_to_range (Exercise 3.1): no answer yet (replace the stub)\n"
 
 
 def test_unknown_id_is_an_error_listing_known_ids():

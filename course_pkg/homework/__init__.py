@@ -93,6 +93,6 @@ def check(exercise_id: str, answer) -> None:
 
     Example:
         >>> check("regression.scale_to_range", None)
-        [NOT ATTEMPTED] regression.scale_to_range: no answer yet (replace the stub)
+        [NOT ATTEMPTED] regression.scale_to_range (Exercise 3.1): no answer yet (replace the stub)
     """
     print(check_quietly(exercise_id, answer))

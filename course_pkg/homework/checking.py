@@ -55,7 +55,11 @@ class CheckResult:
         return self.status is Status.PASSED
 
     def __str__(self) -> str:
-        return f"[{self.status.value}] {self.exercise}" + (f": {self.message}" if self.message else "")
+        from course_pkg.homework.registry import exercise_number  # the book's numbering: "(Exercise 5.2)"
+
+        number = exercise_number(self.exercise)
+        name = f"{self.exercise} (Exercise {number})" if number else self.exercise
+        return f"[{self.status.value}] {name}" + (f": {self.message}" if self.message else "")
 
     __repr__ = __str__
 

@@ -52,7 +52,7 @@ import nbformat
 
 from course_pkg.homework import extract, probe, replay, runner, sandbox, scan
 from course_pkg.homework.checking import CheckerBug
-from course_pkg.homework.registry import load_all
+from course_pkg.homework.registry import exercise_label, load_all
 from course_pkg.homework.student import BOOK, COLAB_TAG, METADATA_KEY, MarkupError, parse_master
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]   # the folder that contains course_pkg/
@@ -531,11 +531,11 @@ def write_csv(path: Path, ids: list, rows: list) -> Path:
     details = path.with_name(path.stem + "_details.csv")
     with details.open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["student", "exercise", "status", "message"])
+        w.writerow(["student", "exercise", "label", "status", "message"])
         for r in rows:
             for ex in ids:
                 if ex in r.results:
-                    w.writerow([_csv_text(r.student), ex, *map(_csv_text, r.results[ex])])
+                    w.writerow([_csv_text(r.student), ex, exercise_label(ex), *map(_csv_text, r.results[ex])])
     return details
 
 
@@ -560,14 +560,16 @@ def grade_notebook(path, *, chapter: str | None = None, sandboxed: bool = True, 
 def summary(ids: list, rows: list) -> str:
     """A printable table: P/F/N/E/X per exercise (PASSED, FAILED, NOT ATTEMPTED, ERROR, FLAGGED), total, reason."""
     width = max([len("student")] + [len(r.student) for r in rows])
-    lines = [f"{'student':<{width}}  " + "  ".join(f"ex{i + 1}" for i in range(len(ids))) + "  total  reason"]
+    heads = [exercise_label(ex).removeprefix("Exercise ") for ex in ids]   # the book's numbers, "5.2"
+    lines = [f"{'student':<{width}}  " + "  ".join(f"{h:>3}" for h in heads) + "  total  reason"]
     for r in rows:
-        marks = "  ".join(f"{SHORT.get(r.results[ex][0], '?') if ex in r.results else '-':>3}" for ex in ids)
+        marks = "  ".join(f"{SHORT.get(r.results[ex][0], '?') if ex in r.results else '-':>{len(h)}}"
+                          for ex, h in zip(ids, heads))
         lines.append(f"{_csv_text(r.student):<{width}}  {marks}  {r.total:>5}  {_csv_text('; '.join(r.reasons))[:90]}")
     lines.append("")
-    for i, ex in enumerate(ids):
+    for ex in ids:
         passed = sum(1 for r in rows if r.results.get(ex, ("",))[0] == "PASSED")
-        lines.append(f"ex{i + 1} = {ex}: passed by {passed} of {len(rows)}")
+        lines.append(f"{exercise_label(ex)} = {ex}: passed by {passed} of {len(rows)}")
     lines.append("P = PASSED, F = FAILED, N = NOT ATTEMPTED, E = ERROR, X = FLAGGED (0 points: uses what the "
                  "exercise forbids), - = not in that notebook")
     return "\n".join(lines)

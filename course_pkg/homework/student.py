@@ -5,7 +5,7 @@
 
 A master notebook marks each exercise's solution with MyST gated directives::
 
-    ```{exercise}              <- kept, as a bold "Exercise N (label)" paragraph
+    ```{exercise}              <- kept, as a bold "Exercise 5.2 (label)" paragraph (chapter 5, 2nd exercise)
     :label: ex-regression-scale-to-range
     ...
     ```
@@ -46,9 +46,12 @@ from pathlib import Path
 
 import nbformat
 
+from course_pkg.homework.registry import chapter_number, exercise_numbers, numbers_module_source
+
 ROOT = Path(__file__).resolve().parents[2]
 BOOK = ROOT / "book"
 STUDENT = ROOT / "student"
+NUMBERS_MODULE = ROOT / "course_pkg" / "homework" / "exercise_numbers.py"
 COLAB_TAG = "colab-setup"
 METADATA_KEY = "course_pkg"
 # CPython 3.11's ast.parse is not safe to call from several threads at once ("AST constructor recursion depth
@@ -257,8 +260,9 @@ def _blockquote(title: str, body_lines: list) -> list:
 class _Converter:
     """Turns markdown blocks into plain Markdown, numbering exercises as it goes."""
 
-    def __init__(self, bib: dict):
+    def __init__(self, bib: dict, chapter: int | None = None):
         self.bib = bib
+        self.chapter = chapter        # the chapter number (file prefix): exercises are numbered "N.k"
         self.exercise_number = 0
 
     def blocks(self, blocks: list, where: str) -> list:
@@ -283,7 +287,8 @@ class _Converter:
         if name in ("exercise", "exercise-start"):
             self.exercise_number += 1
             label = b.options.get("label", "")
-            head = f"**Exercise {self.exercise_number}" + (f" ({label})" if label else "") + "**"
+            number = f"{self.chapter}.{self.exercise_number}" if self.chapter is not None else str(self.exercise_number)
+            head = f"**Exercise {number}" + (f" ({label})" if label else "") + "**"
             if b.arg:
                 head += f" {convert_roles(b.arg, self.bib)}"
             return [head, ""] + body
@@ -519,7 +524,11 @@ def make_student_notebook(nb, name: str = "notebook", bib: dict | None = None, s
     bib = read_bib(BOOK / "references.bib") if bib is None else bib
     parsed = parse_master(nb, name)
     by_start = {(s.start_cell, s.label): s for s in parsed.solutions}
-    conv = _Converter(bib)
+    try:
+        chapter = chapter_number(name)
+    except ValueError:            # a notebook that is no chapter (tests): exercises numbered 1, 2, ...
+        chapter = None
+    conv = _Converter(bib, chapter)
     cells = [nbformat.v4.new_code_cell(_colab_source(nb), metadata={"tags": [COLAB_TAG]})]
     md_buffer: list = []
     current = None
@@ -625,6 +634,8 @@ def generate(book: Path = BOOK, out: Path = STUDENT) -> dict:
     bib = read_bib(book / "references.bib")
     files = {out / master.name: render(master, bib) for master in sorted(book.glob("*.ipynb"))}
     files[out / "README.md"] = student_readme()
+    # The numbering "Exercise N.k" for course_pkg installed without book/ (Colab): exercise_label reads it there.
+    files[NUMBERS_MODULE] = numbers_module_source(exercise_numbers(book, refresh=True))
     return files
 
 
@@ -652,7 +663,7 @@ def main(argv=None) -> int:
     for p in stale:  # a master that no longer exists
         p.unlink()
         print(f"removed {p}")
-    print(f"{len(files) - 1} student notebooks in {args.out} ({len(changed)} changed)")
+    print(f"{len(files) - 2} student notebooks in {args.out} ({len(changed)} changed)")
     return 0
 
 
