@@ -115,8 +115,10 @@ _build/html-term/.built: _build/html/.built $(KIT_SOURCES)
 pdf: _build/html/.built browser-setup
 	$(KIT) pdf --solutions $(SOLUTIONS)
 
-## slides: a reveal.js deck per chapter of _toc.yml, _build/slides/NN_name.html, made from the built chapter pages
-slides: _build/html/.built browser-setup
+## slides: the lecture decks, _build/slides/NN_name.html (offline reveal.js, S: speaker notes), from the authored
+## sources slides/NN_name.ipynb (markdown notebooks: edit them in Jupyter, see slides/README.md) and the figures of
+## the executed chapters in book/ (also extracted into slides/figures/ for Jupyter); needs no site build
+slides: browser-setup
 	$(KIT) slides
 
 ## site: the PDF and the decks copied into the site (_build/html; SOLUTIONS=hide: _build/html-term), where the

@@ -1,7 +1,7 @@
 """The instructor's kit: the book as one PDF, a lecture deck per chapter, and the site without solutions.
 
     python tools/instructor_kit.py pdf [--solutions hide]   # _build/pdf/book.pdf (book-term.pdf: no solutions)
-    python tools/instructor_kit.py slides                   # _build/slides/NN_name.html, one reveal.js deck each
+    python tools/instructor_kit.py slides                   # slides/NN_name.ipynb -> _build/slides/NN_name.html
     python tools/instructor_kit.py term                     # _build/html-term: the site with every solution removed
     python tools/instructor_kit.py publish [--solutions hide]   # copy the PDF and the decks into the site folder
 
@@ -20,12 +20,12 @@ are made from the built chapter pages in ``_build/html``. Chapters are the numbe
   with print styles that wrap code and outputs, start each chapter on a new page, and put the book's title in the
   header and the page number in the footer. It is printed twice: in the first print, the named destination of each
   chapter's anchor (the contents link it) gives the chapter's page, which the second print writes into the table of contents. No TeX.
-* ``slides``: for each chapter page, one horizontal slide per section (``##``) with its subsections and overflow
-  below it: the phrases the section sets in bold, its lists, display equations, tables and short printed outputs, each
-  figure of the executed notebook, and each misconception box (admonition of class ``warning``); the prose and the
-  longer outputs go into the speaker notes (press ``S``). No sentence of prose is lifted onto a slide: prose often
-  quotes a claim in order to correct it. Exercises are listed by their statements' first sentence; solutions never appear. The
-  decks load reveal.js (npm, ``node_modules``) and MathJax (``book/_static/mathjax``) from ``_build/slides/lib``.
+* ``slides``: the authored decks, one per chapter: ``slides/NN_name.ipynb`` (a markdown-only notebook with Jupyter's
+  slideshow metadata, edited in Jupyter; the format is in ``slides/README.md``) into ``_build/slides/NN_name.html``.
+  Each figure a deck references by a chapter cell id is taken from the executed chapter ``book/NN_name.ipynb``
+  (also into ``slides/figures/``, so the source shows it in Jupyter); a reference without an image stops the build
+  naming the deck, the slide and the cell id. The decks load reveal.js (npm, ``node_modules``) and MathJax
+  (``book/_static/mathjax``) from ``_build/slides/lib``: offline. No site build is needed.
 * ``term``: the site with ``hide_solutions`` (``book/_ext/editions.py`` removes gated solutions, their code
   cells and outputs), into ``_build/html-term``; its notebook downloads and Colab buttons are the student notebooks.
 * ``publish``: ``book.pdf`` (the term PDF for the term site) and ``slides/`` into ``_build/html`` or
@@ -622,34 +622,197 @@ def pdf(hide_solutions: bool = False) -> Path:
 
 # ----------------------------------------------------------------------------------------------- the slides
 
+DECK_SOURCES = ROOT / "slides"
+SLIDE_WIDTH, SLIDE_HEIGHT = 1280, 720
+FIGURE_REF = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?P<path>figures/(?P<deck>[^/)\s]+)/(?P<cell>[\w-]+?)(?:-(?P<n>\d+))?\.png)\)")
+MISCONCEPTION_HEADING = "A common misconception"
+
+
+class DeckError(ValueError):
+    """A deck source that cannot be built (names the deck, the slide and the problem)."""
+
+
+def deck_sources(folder: Path = DECK_SOURCES) -> list[Path]:
+    """The deck sources, ``slides/NN_name.ipynb``, in chapter order."""
+    return sorted(p for p in folder.glob("*.ipynb") if CHAPTER.match(p.name))
+
+
+def slide_type(cell) -> str:
+    return cell.get("metadata", {}).get("slideshow", {}).get("slide_type", "-") or "-"
+
+
+def parse_deck(path: Path) -> list[dict]:
+    """The slides of a deck source: ``[{"kind": "slide"|"subslide", "parts": [(fragment?, markdown)],
+    "notes": [markdown], "heading": str, "index": n}]`` (Jupyter's slideshow metadata, see slides/README.md)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    slides: list[dict] = []
+    for i, cell in enumerate(nb.cells):
+        kind = slide_type(cell)
+        if cell.cell_type != "markdown":
+            raise DeckError(f"{path.name}, cell {i}: a deck holds markdown cells only (found a {cell.cell_type} cell)")
+        if kind == "skip":
+            continue
+        if kind not in ("slide", "subslide", "fragment", "notes", "-"):
+            raise DeckError(f"{path.name}, cell {i}: unknown slide_type {kind!r}")
+        if kind in ("slide", "subslide"):
+            heading = re.match(r"^#{1,2} +(.+)$", cell.source.lstrip().split("\n", 1)[0])
+            slides.append({"kind": kind, "parts": [], "notes": [], "index": len(slides) + 1,
+                           "heading": heading.group(1).strip() if heading else ""})
+        elif not slides:
+            raise DeckError(f"{path.name}, cell {i}: the first cell must start a slide (slide_type 'slide')")
+        if kind == "notes":
+            slides[-1]["notes"].append(cell.source)
+        else:
+            slides[-1]["parts"].append((kind == "fragment", cell.source))
+    return slides
+
+
+def figure_refs(path: Path) -> list[dict]:
+    """Every figure reference of a deck: ``{"slide": n, "heading", "path", "deck", "cell", "n", "alt"}``."""
+    refs = []
+    for slide in parse_deck(path):
+        for _, text in slide["parts"]:
+            for m in FIGURE_REF.finditer(text):
+                refs.append({"slide": slide["index"], "heading": slide["heading"], "path": m["path"],
+                             "deck": m["deck"], "cell": m["cell"], "n": int(m["n"] or 1), "alt": m["alt"]})
+    return refs
+
+
+def chapter_images(chapter: Path) -> dict:
+    """Cell id -> the PNG images of that code cell's outputs (bytes, in order), from an executed chapter notebook."""
+    import base64
+
+    import nbformat
+
+    images = {}
+    for cell in nbformat.read(chapter, as_version=4).cells:
+        if cell.cell_type == "code":
+            pngs = [base64.b64decode(o["data"]["image/png"]) for o in cell.get("outputs", [])
+                    if "image/png" in o.get("data", {})]
+            if pngs:
+                images[cell.get("id")] = pngs
+    return images
+
+
+def extract_figures(path: Path, targets: list[Path], book: Path = ROOT / "book") -> int:
+    """Write every figure a deck references into ``<target>/figures/<deck>/`` for each target folder; raise
+    :class:`DeckError` naming the deck, the slide and the cell id when a reference has no image."""
+    stem, count = path.stem, 0
+    cache: dict = {}
+    for ref in figure_refs(path):
+        where = f"{path.name}, slide {ref['slide']} ({ref['heading']!r})"
+        if ref["deck"] != stem:
+            raise DeckError(f"{where}: figure {ref['path']} is not under figures/{stem}/")
+        chapter = book / f"{stem}.ipynb"
+        if not chapter.exists():
+            raise DeckError(f"{where}: figure {ref['path']}: no chapter notebook {chapter.relative_to(ROOT)}")
+        if stem not in cache:
+            cache[stem] = chapter_images(chapter)
+        pngs = cache[stem].get(ref["cell"], [])
+        if len(pngs) < ref["n"]:
+            have = f"it has {len(pngs)} image(s)" if ref["cell"] in cache[stem] or pngs else "no code cell with that id has an image"
+            raise DeckError(f"{where}: figure {ref['path']}: cell id {ref['cell']!r} of {chapter.name}: {have}")
+        for target in targets:
+            out = target / ref["path"]
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(pngs[ref["n"] - 1])
+        count += 1
+    return count
+
+
+def _markdown(math: bool = True):
+    from markdown_it import MarkdownIt
+    from mdit_py_plugins.dollarmath import dollarmath_plugin
+
+    md = MarkdownIt("commonmark", {"html": False, "typographer": False}).enable("table")
+    if math:
+        from html import escape
+
+        def render(content, options):
+            if options.get("display_mode"):
+                return f'<div class="equation">\\[{escape(content)}\\]</div>\n'
+            return f"\\({escape(content)}\\)"
+
+        md.use(dollarmath_plugin, double_inline=True, renderer=render)
+    return md
+
+
+def render_markdown(text: str, *, math: bool = True) -> str:
+    """Deck markdown to HTML: ``$`` math for MathJax (``\\(...\\)``), a paragraph that is only a figure becomes
+    a full-width figure."""
+    html = _markdown(math).render(text)
+    return re.sub(r"<p>(<img [^>]+>)</p>", r'<div class="figure">\1</div>', html)
+
+
+def render_slide(slide: dict) -> str:
+    parts = []
+    for fragment, text in slide["parts"]:
+        body = render_markdown(text)
+        parts.append(f'<div class="fragment">{body}</div>' if fragment else body)
+    body = "\n".join(parts)
+    classes = ["deck-slide"]
+    if slide["heading"].startswith(MISCONCEPTION_HEADING):
+        classes.append("misconception-slide")
+        head, _, rest = body.partition("</h2>")
+        body = f'{head}</h2>\n<div class="misconception">{rest}</div>' if rest else body
+    if slide["index"] == 1:
+        classes.append("deck-title")
+    notes = "\n".join(render_markdown(n, math=False) for n in slide["notes"])
+    aside = f'\n<aside class="notes">{notes}</aside>' if notes else ""
+    return f'<section class="{" ".join(classes)}">\n{body}{aside}\n</section>'
+
+
+def render_deck(path: Path) -> tuple[str, str, int]:
+    """(html, title, number of slides) of one deck source."""
+    from html import escape
+
+    slides = parse_deck(path)
+    if not slides:
+        raise DeckError(f"{path.name}: no slides")
+    stacks: list[list[str]] = []
+    for slide in slides:
+        if slide["kind"] == "subslide" and stacks:
+            stacks[-1].append(render_slide(slide))
+        else:
+            stacks.append([render_slide(slide)])
+    body = "\n".join(stack[0] if len(stack) == 1 else "<section>\n" + "\n".join(stack) + "\n</section>"
+                     for stack in stacks)
+    title = slides[0]["heading"] or path.stem
+    return DECK.format(title=escape(title), slides=body, width=SLIDE_WIDTH, height=SLIDE_HEIGHT), title, len(slides)
+
+
 DECK = """<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} (slides)</title>
+<title>{title}</title>
 <link rel="stylesheet" href="lib/reveal/reveal.css">
 <link rel="stylesheet" href="lib/reveal/theme/white.css">
 <link rel="stylesheet" href="lib/slides.css">
 <script>
-// A slide whose content overflows it (the build only estimates sizes) is set in a smaller font when it is shown,
-// down to 0.7 of the deck's; data-scale records the factor.
+// A figure takes the slide's full width unless the slide would then be taller than the slide: its width is then
+// what keeps the slide within its height (at the figure's own aspect ratio). Run on every slide once fonts and
+// MathJax are ready.
 window.fitSlide = function (slide) {{
   if (!slide || !window.Reveal) return;
   const limit = Reveal.getConfig().height;
-  let scale = 1;
-  slide.style.fontSize = "";
-  while (slide.scrollHeight > limit && scale > 0.7) {{
-    scale = Math.round((scale - 0.05) * 100) / 100;
-    slide.style.fontSize = scale + "em";
-  }}
-  slide.dataset.scale = String(scale);
+  const images = Array.from(slide.querySelectorAll(".figure img"));
+  images.forEach(img => {{ img.style.width = ""; }});
+  const over = slide.scrollHeight - limit;
+  if (over > 0) images.forEach(img => {{
+    const aspect = img.naturalWidth / img.naturalHeight || img.offsetWidth / img.offsetHeight;
+    img.style.width = Math.floor((img.offsetHeight - over / images.length - 2) * aspect) + "px";
+  }});
 }};
+window.fitAll = function () {{ document.querySelectorAll(".reveal .slides section.deck-slide").forEach(fitSlide); }};
 window.MathJax = {{
   tex: {{inlineMath: [["\\\\(", "\\\\)"]], displayMath: [["\\\\[", "\\\\]"]], processEscapes: false}},
-  options: {{ignoreHtmlClass: "tex2jax_ignore", processHtmlClass: "tex2jax_process"}},
+  options: {{ignoreHtmlClass: "notes"}},
   startup: {{pageReady: () => MathJax.startup.defaultPageReady().then(() => {{
-    if (window.Reveal && Reveal.isReady()) {{ Reveal.layout(); fitSlide(Reveal.getCurrentSlide()); }}
+    if (window.Reveal && Reveal.isReady()) {{ fitAll(); Reveal.layout(); }}
   }})}}
 }};
 </script>
@@ -662,385 +825,51 @@ window.MathJax = {{
 <script src="lib/reveal/reveal.js"></script>
 <script src="lib/reveal/plugin/notes.js"></script>
 <script>
-Reveal.initialize({{hash: true, width: 1280, height: 800, margin: 0.04, center: false, slideNumber: "c/t",
+Reveal.initialize({{hash: true, width: {width}, height: {height}, margin: 0.04, center: false, slideNumber: "c/t",
                     transition: "none", plugins: [RevealNotes]}});
-Reveal.on("ready", (event) => fitSlide(event.currentSlide));
+Reveal.on("ready", () => {{ fitAll(); }});
 Reveal.on("slidechanged", (event) => fitSlide(event.currentSlide));
+document.querySelectorAll(".figure img").forEach(img => img.addEventListener("load", () => fitSlide(img.closest("section"))));
 </script>
 </body>
 </html>
 """
 
 SLIDES_CSS = """
-.reveal { font-size: 28px; }
-.reveal .slides section { text-align: left; }
-.reveal h1 { font-size: 1.9em; text-transform: none; }
-.reveal h2 { font-size: 1.35em; text-transform: none; margin-bottom: 0.5em; }
+.reveal { font-size: 30px; }
+.reveal .slides section { text-align: left; height: 100%; }
+.reveal h1 { font-size: 1.8em; text-transform: none; line-height: 1.15; }
+.reveal h2 { font-size: 1.25em; text-transform: none; margin: 0 0 0.4em; line-height: 1.15; }
 .reveal h3 { font-size: 1.05em; text-transform: none; color: #555; }
-.reveal .deck-title { padding-top: 2.2em; }
-.reveal .deck-title .course { color: #555; font-size: 0.8em; }
-.reveal .deck-title .chapter-link { font-size: 0.6em; }
-.reveal ul, .reveal ol { display: block; margin-left: 1em; }
-.reveal li { margin: 0.15em 0; }
-.reveal .point { margin: 0.35em 0 0.35em 1em; font-size: 0.9em; }
-.reveal .point::before { content: "\\25B8"; margin: 0 0.4em 0 -1em; color: #2a6db0; }
-.reveal pre.printed { font-size: 0.5em; width: 100%; margin: 0.4em 0; }
-.reveal pre.printed code { max-height: none; padding: 0.4em 0.6em; background: #f6f6f6; color: #222; }
-.reveal .equation { font-size: 0.95em; margin: 0.4em 0; }
-.reveal .figure { text-align: center; }
-.reveal .figure img { max-height: 560px; max-width: 100%; margin: 0; border: 0; box-shadow: none; background: #fff; }
-.reveal .misconception { border-left: 6px solid #c0392b; background: #fdf2f0; padding: 0.4em 0.8em;
-                         font-size: 0.72em; line-height: 1.35; }
-.reveal .misconception .box-title { font-weight: 700; color: #8e2a1f; margin-bottom: 0.3em; }
-.reveal .misconception p { margin: 0.3em 0; }
-.reveal .goals { font-size: 0.85em; }
-.reveal table { font-size: 0.55em; border-collapse: collapse; margin: 0; }
-.reveal table th, .reveal table td { border-bottom: 1px solid #ccc; padding: 0.2em 0.4em; text-align: left; }
-.reveal .exercises li { font-size: 0.8em; }
-.reveal code { font-size: 0.85em; color: #1d3f73; }
-.reveal pre { box-shadow: none; }
-/* contrast of at least 4.5:1 (the browser test's axe audit): links, and the slide number on a solid background */
+.reveal .deck-title h1 { margin-top: 1.6em; }
+.reveal p { margin: 0.35em 0; line-height: 1.35; }
+.reveal ul, .reveal ol { display: block; margin-left: 1.1em; }
+.reveal li { margin: 0.2em 0; line-height: 1.3; }
+.reveal .equation { font-size: 0.95em; margin: 0.35em 0; text-align: center; }
+.reveal .figure { text-align: center; margin: 0.2em 0 0; }
+.reveal .figure img { width: 100%; height: auto; margin: 0; border: 0; box-shadow: none; background: #fff; }
+.reveal pre { width: 100%; box-shadow: none; margin: 0.4em 0; font-size: 0.62em; }
+.reveal pre code { font-family: "DejaVu Sans Mono", Menlo, Consolas, "Liberation Mono", monospace;
+                   max-height: none; padding: 0.5em 0.7em; background: #f4f5f7; color: #1f2328; line-height: 1.35; }
+.reveal code { font-family: "DejaVu Sans Mono", Menlo, Consolas, "Liberation Mono", monospace; font-size: 0.88em;
+               color: #1d3f73; }
+.reveal pre code { color: #1f2328; }
+.reveal .misconception { border-left: 8px solid #c0392b; background: #fdf2f0; padding: 0.3em 0.9em; }
+.reveal .misconception-slide h2 { color: #8e2a1f; }
+.reveal blockquote { width: auto; margin: 0.4em 0; padding: 0.3em 0.8em; box-shadow: none; font-style: normal;
+                     border-left: 6px solid #2a6db0; background: #f1f6fc; }
+.reveal table { font-size: 0.7em; border-collapse: collapse; margin: 0.3em 0; }
+.reveal table th, .reveal table td { border-bottom: 1px solid #ccc; padding: 0.2em 0.5em; text-align: left; }
+/* contrast of at least 4.5:1: links, and the slide number on a solid background */
 .reveal a { color: #1a4f8a; }
 .reveal .slide-number { background-color: #333; color: #fff; }
 .reveal .slide-number a { color: #fff; }
 """
 
-# Boxes that are misconceptions (the chapters' "A common misconception" admonitions are of class warning).
-MISCONCEPTION = ("warning",)
 
-
-# How much one slide holds, in characters of running text: a 1280 x 800 slide at the deck's font size holds about
-# 14 lines of 60 characters below its heading. Each item is estimated by ``cost``; a section's content goes on as many
-# slides as it needs, long lists and tables split across slides. The deck's fit script (FIT_JS) shrinks a slide that
-# still overflows by a little; the browser test fails any slide that would need more.
-LINE = 60
-SLIDE_BUDGET = 13 * LINE
-LIST_BUDGET = 8 * LINE
-EQUATION_COST = 3 * LINE
-TABLE_ROWS = 7
-
-
-def _plain(html: str) -> str:
-    from bs4 import BeautifulSoup
-    return re.sub(r"\s+", " ", BeautifulSoup(html, "html.parser").get_text()).strip()
-
-
-def cost(html: str) -> int:
-    """The estimated height of a slide item, in characters of running text (whole lines)."""
-    from bs4 import BeautifulSoup
-    soup = BeautifulSoup(html, "html.parser")
-    if soup.find("pre"):
-        return LINE * (len(soup.get_text().strip("\n").split("\n")) + 1)
-    items = soup.find_all("li") or [soup]
-    return sum(LINE * (-(-len(_plain(str(item))) // LINE) or 1) for item in items)
-
-
-def list_chunks(el) -> list[str]:
-    """A list as one or more lists, each of at most LIST_BUDGET (an item longer than that stands alone); a numbered
-    list continues its numbering."""
-    el = _clean(el)
-    items = el.find_all("li", recursive=False)
-    chunks, current, load = [], [], 0
-    for item in items:
-        size = cost(str(item))
-        if current and load + size > LIST_BUDGET:
-            chunks.append(current)
-            current, load = [], 0
-        current.append(item)
-        load += size
-    if current:
-        chunks.append(current)
-    out, start = [], int(el.get("start", 1))
-    attrs = "".join(f' {k}="{" ".join(v) if isinstance(v, list) else v}"' for k, v in el.attrs.items() if k != "start")
-    for chunk in chunks:
-        first = f' start="{start}"' if el.name == "ol" and start != 1 else ""
-        out.append(f"<{el.name}{attrs}{first}>" + "".join(str(i) for i in chunk) + f"</{el.name}>")
-        start += len(chunk)
-    return out
-
-
-def table_chunks(table) -> list[str]:
-    """A table as one or more tables of at most TABLE_ROWS body rows, each with the table's header."""
-    table = _clean(table)
-    head = table.find("thead")
-    body = table.find("tbody") or table
-    rows = body.find_all("tr", recursive=False)
-    if head is None and rows and rows[0].find("th"):
-        head, rows = rows[0], rows[1:]
-    if len(rows) <= TABLE_ROWS:
-        return [str(table)]
-    head_html = (str(head) if head.name == "thead" else f"<thead>{head}</thead>") if head is not None else ""
-    return [f"<table>{head_html}<tbody>{''.join(str(r) for r in rows[i:i + TABLE_ROWS])}</tbody></table>"
-            for i in range(0, len(rows), TABLE_ROWS)]
-
-
-class Slide:
-    def __init__(self, heading: str, level: int = 2):
-        self.heading, self.level = heading, level
-        self.body: list[str] = []
-        self.notes: list[str] = []
-        self.kind = "text"          # "text", "figure", "box", "table"
-        self.load = 0               # estimated size of the body (see cost)
-        self.equations = 0
-        self.printed = 0
-        self.own = 0                # body items that are the slide's own (a subsection heading)
-
-    def empty(self) -> bool:
-        return len(self.body) <= self.own
-
-    def html(self) -> str:
-        head = f"<h{self.level}>{self.heading}</h{self.level}>" if self.heading else ""
-        notes = "".join(self.notes) or "<p>(no prose in the chapter for this slide)</p>"
-        return (f'<section data-kind="{self.kind}">{head}{"".join(self.body)}'
-                f'<aside class="notes tex2jax_ignore">{notes}</aside></section>')
-
-
-def _clean(el):
-    """A copy of a page fragment fit for a slide: no header links, no links at all (the text stays), no ids."""
-    el = copy.copy(el)
-    for a in el.select("a.headerlink, a.footnote-reference, .copybtn, button"):
-        a.decompose()
-    for a in el.find_all("a"):
-        a.unwrap()
-    for tag in [el, *el.find_all(True)]:
-        for attr in ("id", "tabindex", "role", "aria-describedby"):
-            if attr in tag.attrs:
-                del tag.attrs[attr]
-        classes = [c for c in tag.get("class", []) if c not in ("tex2jax_ignore", "mathjax_ignore")]
-        if classes:
-            tag["class"] = classes
-        elif "class" in tag.attrs:
-            del tag.attrs["class"]
-    return el
-
-
-def _text_html(el) -> str:
-    """The inner HTML of a cleaned element (math stays as ``\\(...\\)`` for MathJax)."""
-    return _clean(el).decode_contents().strip()
-
-
-def _first_sentence(html: str, limit: int = 240) -> str:
-    """The first sentence of an HTML fragment, as text (inline math kept whole, as ``\\(...\\)`` for MathJax)."""
-    from html import escape
-
-    from bs4 import BeautifulSoup
-    text = re.sub(r"\s+", " ", BeautifulSoup(html, "html.parser").get_text()).strip()
-    masked = re.sub(r"\\\(.*?\\\)", lambda m: "M" * len(m.group(0)), text)  # no sentence ends inside math
-    m = re.search(r"[.!?](?=\s|$)", masked)
-    end = m.end() if m else len(text)
-    if end > limit:  # cut at a word boundary outside math, and say so
-        cut = max((i for i in range(limit) if masked[i] == " "), default=limit)
-        return escape(text[:cut]) + " …"
-    return escape(text[:end])
-
-
-class DeckBuilder:
-    """Turns one built chapter page into slides."""
-
-    def __init__(self, page: Path, images: Path):
-        from bs4 import BeautifulSoup
-
-        self.page, self.images = page, images
-        self.soup = BeautifulSoup(page.read_text(), "html.parser")
-        article = self.soup.select_one("article.bd-article") or self.soup.select_one("main")
-        self.top = article.find("section")
-        h1 = self.top.find("h1")
-        self.title = _text_html(h1)
-        self.slides: list[list[Slide]] = []   # horizontal stacks of vertical slides
-        self.figures = 0
-
-    # -- pieces
-
-    def image(self, img) -> str:
-        src = (self.page.parent / img["src"]).resolve()
-        self.images.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src, self.images / src.name)
-        self.figures += 1
-        alt = img.get("alt", "figure").replace('"', "&quot;")
-        return f'<div class="figure"><img src="images/{src.name}" alt="{alt}"></div>'
-
-    def box(self, div) -> str:
-        title = div.find(class_="admonition-title")
-        heading = _text_html(title) if title else "A common misconception"
-        body = "".join(str(_clean(c)) for c in div.children if getattr(c, "name", None) and c is not title)
-        return f'<div class="misconception"><div class="box-title">{heading}</div>{body}</div>'
-
-    @staticmethod
-    def printed(cell, lines: int = 6, width: int = 88) -> str:
-        """A code cell's printed text as a small block for the slide, if it is short (else "")."""
-        from html import escape
-        texts = [pre.get_text().rstrip("\n") for pre in cell.select(".cell_output pre")]
-        text = "\n".join(t for t in texts if t)
-        if not text or len(text.split("\n")) > lines or max(len(x) for x in text.split("\n")) > width:
-            return ""
-        return f'<pre class="printed"><code>{escape(text)}</code></pre>'
-
-    @staticmethod
-    def outputs(cell) -> str:
-        """The printed text of a code cell (for the notes), at most 20 lines."""
-        texts = []
-        for pre in cell.select(".cell_output pre"):
-            lines = pre.get_text().rstrip("\n").split("\n")
-            texts.append("\n".join(lines[:20]) + ("\n..." if len(lines) > 20 else ""))
-        if not texts:
-            return ""
-        from html import escape
-        return "<pre>" + escape("\n".join(texts)) + "</pre>"
-
-    # -- structure
-
-    def build(self) -> str:
-        intro = Slide("", level=1)
-        intro.kind = "title"
-        config = yaml.safe_load((ROOT / "_config.yml").read_text())
-        number = int(self.page.name[:2])
-        intro.body.append(f'<div class="deck-title"><p class="course">Chapter {number}</p><h1>{self.title}</h1>'
-                          f'<p class="course">{config["title"]}</p>'
-                          f'<p class="chapter-link">Chapter page: '
-                          f'<a href="../book/{self.page.name}">book/{self.page.name}</a></p></div>')
-        stack = [intro]
-        for child in self.top.children:
-            name = getattr(child, "name", None)
-            if name == "section":
-                break
-            if name == "div" and "admonition" in child.get("class", []) and "tip" in child.get("class", []):
-                goals = Slide(_text_html(child.find(class_="admonition-title")) or "Goals")
-                goals.body.append('<div class="goals">' + "".join(
-                    str(_clean(c)) for c in child.children
-                    if getattr(c, "name", None) and "admonition-title" not in c.get("class", [])) + "</div>")
-                goals.notes.append("<p>What the chapter sets out to teach.</p>")
-                stack.append(goals)
-            elif name == "p" and "homework-link" not in child.get("class", []) and "slides-link" not in child.get("class", []):
-                intro.notes.append(str(_clean(child)))
-            elif name == "div" and "cell" in child.get("class", []):
-                out = self.outputs(child)
-                if out:
-                    intro.notes.append(out)
-        self.slides.append(stack)
-        for section in self.top.find_all("section", recursive=False):
-            self.section(section)
-        return "\n".join("<section>" + "".join(s.html() for s in stack) + "</section>" if len(stack) > 1
-                         else stack[0].html() for stack in self.slides)
-
-    def section(self, section):
-        heading = _text_html(section.find(re.compile("^h[2-6]$")))
-        if section.get("id") == "exercises" or heading.lower().startswith("exercises"):
-            self.slides.append([self.exercises(section, heading)])
-            return
-        stack: list[Slide] = []
-        self.walk(section, heading, stack, level=2)
-        self.slides.append([s for s in stack if not s.empty()] or stack[:1])
-
-    def walk(self, section, heading: str, stack: list[Slide], level: int):
-        current = Slide(heading)
-        if level > 2:
-            current.heading = f"{stack[0].heading if stack else ''}"
-            current.body.append(f"<h3>{heading}</h3>")
-            current.own = 1
-        stack.append(current)
-        cont = 0
-
-        def fresh(kind="text"):
-            nonlocal current, cont
-            if current.empty() and kind == "text":
-                return current
-            cont += 1
-            current = Slide(stack[0].heading)
-            current.kind = kind
-            if level > 2:
-                current.body.append(f"<h3>{heading}</h3>")
-                current.own = 1
-            stack.append(current)
-            return current
-
-        def room(cost: int):
-            """The slide to put ``cost`` more on: this one, or a fresh one when this one is full or not text."""
-            if current.kind != "text" or (current.load + cost > SLIDE_BUDGET and not current.empty()):
-                fresh()
-            current.load += cost
-            return current
-
-        for child in section.children:
-            name = getattr(child, "name", None)
-            if name is None:
-                continue
-            classes = child.get("class", [])
-            if re.match("^h[1-6]$", name):
-                continue
-            if name == "section":
-                sub = _text_html(child.find(re.compile("^h[3-6]$")))
-                self.walk(child, sub, stack, level=level + 1)
-                current = stack[-1]
-                continue
-            if "solution" in classes or "exercise" in classes:
-                continue  # exercises are listed in their own section; solutions never reach a slide
-            if name == "p":
-                # The prose goes into the notes. A sentence taken out of it could say the opposite of the chapter
-                # (prose often quotes a claim to correct it), so a slide shows only what the chapter emphasizes.
-                points = [f'<p class="point">{_text_html(strong)}</p>' for strong in child.find_all(["strong", "b"])]
-                if points:
-                    room(sum(cost(x) for x in points)).body.extend(points)
-                current.notes.append(str(_clean(child)))
-            elif name in ("ul", "ol"):
-                for chunk in list_chunks(child):
-                    room(cost(chunk)).body.append(chunk)
-            elif name == "div" and "math" in classes:
-                if current.equations >= 3:
-                    fresh()
-                room(EQUATION_COST).body.append(f'<div class="equation">{_text_html(child)}</div>')
-                current.equations += 1
-            elif name == "div" and "admonition" in classes:
-                if any(c in classes for c in MISCONCEPTION):
-                    fresh("box").body.append(self.box(child))
-                else:
-                    current.notes.append(str(_clean(child)))
-            elif name == "div" and "cell" in classes:
-                out, short = self.outputs(child), self.printed(child)
-                images = child.select(".cell_output img")
-                for img in images:
-                    fresh("figure").body.append(self.image(img))
-                if (short and not images and current.kind == "text" and current.printed < 2
-                        and current.load + cost(short) <= SLIDE_BUDGET):
-                    current.body.append(short)  # a few printed lines: the evidence, on the slide
-                    current.load += cost(short)
-                    current.printed += 1
-                elif out:
-                    current.notes.append(out)
-            elif name == "div" and child.find("table") is not None or name == "table":
-                for chunk in table_chunks(child.find("table") if name != "table" else child):
-                    fresh("table").body.append(chunk)
-            elif name == "div" and "highlight" in " ".join(classes):
-                current.notes.append(str(_clean(child)))
-            else:
-                current.notes.append(str(_clean(child)))
-
-    def exercises(self, section, heading) -> Slide:
-        slide = Slide(heading)
-        slide.kind = "exercises"
-        items = []
-        for ex in section.select("div.exercise"):
-            title = ex.find(class_="admonition-title")
-            content = ex.find("section") or ex
-            first = content.find("p")
-            statement = ""
-            if first is not None:
-                rest = copy.copy(first)
-                strong = rest.find(["strong", "b"])
-                lead = ""
-                if strong is not None and rest.get_text().strip().startswith(strong.get_text().strip()):
-                    lead = f"<em>{_text_html(strong)}</em> "
-                    strong.decompose()
-                statement = lead + _first_sentence(str(rest))
-            items.append(f"<li><strong>{title.get_text(' ', strip=True) if title else 'Exercise'}</strong> "
-                         f"{statement}</li>")
-        slide.body.append('<ol class="exercises">' + "".join(items) + "</ol>")
-        slide.notes.append("<p>The exercises are on the chapter page; students work on them in the homework notebook "
-                           "(automatic checks). These slides hold no solutions.</p>")
-        return slide
-
-
-def slides(site: Path = SITE, out: Path = SLIDES) -> list[Path]:
-    """One deck per chapter of ``_toc.yml``, from the built chapter pages in ``site``."""
+def slides(out: Path = SLIDES, sources: Path = DECK_SOURCES, book: Path = ROOT / "book") -> list[Path]:
+    """One reveal.js deck per source ``slides/NN_name.ipynb`` (see slides/README.md), into ``out``; the figures the
+    decks reference are extracted from the executed chapters into ``out/figures`` and ``slides/figures``."""
     if not (REVEAL / "reveal.js").exists():
         sys.exit(f"instructor kit: {REVEAL.relative_to(ROOT)} missing: run `python tools/browser_setup.py` (npm ci)")
     if out.exists():
@@ -1051,26 +880,25 @@ def slides(site: Path = SITE, out: Path = SLIDES) -> list[Path]:
     for name in ("reveal.js", "reveal.css", "reset.css"):
         shutil.copyfile(REVEAL / name, lib / "reveal" / name)
     shutil.copyfile(REVEAL / "theme" / "white.css", lib / "reveal" / "theme" / "white.css")
+    if (REVEAL / "theme" / "fonts").exists():
+        shutil.copytree(REVEAL / "theme" / "fonts", lib / "reveal" / "theme" / "fonts")
     shutil.copyfile(REVEAL / "plugin" / "notes.js", lib / "reveal" / "plugin" / "notes.js")
     shutil.copyfile(REVEAL.parent / "LICENSE", lib / "reveal" / "LICENSE")
     shutil.copytree(MATHJAX, lib / "mathjax")
     (lib / "slides.css").write_text(SLIDES_CSS)
     decks, summary = [], {}
-    for docname in chapters():
-        page = site / f"{docname}.html"
-        if not page.exists():
-            sys.exit(f"instructor kit: {page.relative_to(ROOT)} missing: build the site first (make book)")
-        builder = DeckBuilder(page, out / "images")
-        body = builder.build()
-        target = out / f"{Path(docname).name}.html"
-        from bs4 import BeautifulSoup
-        title = BeautifulSoup(builder.title, "html.parser").get_text(" ", strip=True)
-        target.write_text(DECK.format(title=title, slides=body))
+    for source in deck_sources(sources):
+        try:
+            figures_count = extract_figures(source, [out, sources], book)
+            html, title, count = render_deck(source)
+        except DeckError as err:
+            sys.exit(f"instructor kit: {err}")
+        target = out / f"{source.stem}.html"
+        target.write_text(html, encoding="utf-8")
         decks.append(target)
-        summary[target.name] = {"title": title, "stacks": len(builder.slides),
-                                "slides": sum(len(s) for s in builder.slides), "figures": builder.figures}
+        summary[target.name] = {"title": title, "slides": count, "figures": figures_count}
     (out / "decks.json").write_text(json.dumps(summary, indent=1) + "\n")
-    print(f"instructor kit: {len(decks)} decks in {out.relative_to(ROOT)} "
+    print(f"instructor kit: {len(decks)} decks in {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} "
           f"({sum(d['slides'] for d in summary.values())} slides)", flush=True)
     return decks
 
