@@ -252,10 +252,15 @@ MEASURE = """() => {
     const figures = Array.from(slide.querySelectorAll('.figure img')).map(img =>
       Math.min(img.offsetWidth, img.offsetHeight * img.naturalWidth / img.naturalHeight) / width);
     const code = Array.from(slide.querySelectorAll('pre code')).map(c => getComputedStyle(c).fontFamily);
-    const wide = Array.from(slide.querySelectorAll('pre, table, .equation, mjx-container'))
+    const wide = Array.from(slide.querySelectorAll('pre, table, .equation'))
       .filter(e => e.scrollWidth > e.clientWidth + 1 || e.offsetWidth > width).length;
+    // the right edge of everything drawn (MathJax's invisible, clipped copy for screen readers left out)
+    const box = slide.getBoundingClientRect(), scale = box.width / slide.offsetWidth;
+    const right = Math.max(0, ...Array.from(slide.querySelectorAll('*'))
+      .filter(e => !e.closest('mjx-assistive-mml, aside.notes'))
+      .map(e => (e.getBoundingClientRect().right - box.left) / scale));
     out.push({h: index.h, v: index.v, heading: (slide.querySelector('h1, h2') || {}).textContent || '',
-              height: slide.scrollHeight, width: slide.scrollWidth, limit: height, limitWidth: width,
+              height: slide.scrollHeight, width: Math.round(right), limit: height, limitWidth: width,
               figures, code, wide});
   });
   Reveal.slide(0, 0);
