@@ -858,7 +858,7 @@ SLIDES_CSS = """
 .reveal .misconception-slide h2 { color: #8e2a1f; }
 .reveal blockquote { width: auto; margin: 0.4em 0; padding: 0.3em 0.8em; box-shadow: none; font-style: normal;
                      border-left: 6px solid #2a6db0; background: #f1f6fc; }
-.reveal table { font-size: 0.7em; border-collapse: collapse; margin: 0.3em 0; }
+.reveal table { font-size: 0.8em; border-collapse: collapse; margin: 0.3em 0; }
 .reveal table th, .reveal table td { border-bottom: 1px solid #ccc; padding: 0.2em 0.5em; text-align: left; }
 /* contrast of at least 4.5:1: links, and the slide number on a solid background */
 .reveal a { color: #1a4f8a; }
