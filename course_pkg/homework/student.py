@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
+import functools
 import importlib.util
 import re
 import sys
@@ -46,7 +47,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_pkg.homework.registry import chapter_number, exercise_numbers, numbers_module_source
+from course_pkg.homework.registry import chapter_number, exercise_number, exercise_numbers, numbers_module_source
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOK = ROOT / "book"
@@ -209,6 +210,52 @@ def author_year(key: str, bib: dict, textual: bool = False) -> str:
 _ROLE = re.compile(r"\{(?P<role>[\w:.-]+)\}(?P<ticks>`+)(?P<content>.+?)(?P=ticks)")
 
 
+@functools.lru_cache(maxsize=None)
+def glossary_terms(path: Path = BOOK / "glossary.md") -> dict:
+    """The terms of the book's glossary (the entries of its ``{glossary}`` directive), lower-cased -> as written.
+
+    Sphinx matches a ``{term}`` role to its entry ignoring case, and names the entry's anchor after the entry."""
+    if not path.exists():
+        return {}
+    terms = {}
+    for block in split_blocks(path.read_text(encoding="utf-8"), path.name):
+        if block.kind == "directive" and block.name == "glossary":
+            for line in block.lines:
+                if line.strip() and not line[0].isspace():
+                    terms[line.strip().lower()] = line.strip()
+    return terms
+
+
+def term_anchor(term: str) -> str:
+    """Sphinx's anchor of a glossary entry (``sphinx.util.nodes.make_id``: ASCII letters, digits and ``-``, case kept).
+
+    Example:
+        >>> term_anchor("BCE with logits"), term_anchor("Straight-through estimator (STE)")
+        ('term-BCE-with-logits', 'term-Straight-through-estimator-STE')
+    """
+    import unicodedata
+
+    text = unicodedata.normalize("NFKD", f"term-{term}").encode("ascii", "ignore").decode("ascii")
+    text = re.sub(r"[^A-Za-z0-9_.]+", "-", " ".join(text.split()))
+    return re.sub(r"^[-0-9_.]+|-+$", "", text)
+
+
+@functools.lru_cache(maxsize=None)
+def site_url(config: Path = ROOT / "_config.yml") -> str:
+    """The published site (GitHub Pages of the repository in ``_config.yml``), ending in ``/``."""
+    import yaml  # the book's environment has it; course_pkg's own dependencies (Colab) do not need it
+
+    url = yaml.safe_load(config.read_text(encoding="utf-8"))["repository"]["url"].rstrip("/")
+    owner, repo = url.split("/")[-2:]
+    return f"https://{owner}.github.io/{repo}/"
+
+
+def glossary_url(term: str) -> str:
+    """The published glossary entry of ``term`` (matched to the glossary's own spelling, ignoring case)."""
+    entry = glossary_terms().get(" ".join(term.split()).lower(), " ".join(term.split()))
+    return f"{site_url()}book/glossary.html#{term_anchor(entry)}"
+
+
 def convert_roles(text: str, bib: dict) -> str:
     """Rewrite MyST roles ({cite}`key`, {math}`x`, {ref}`text <label>`, ...) as plain Markdown."""
     def repl(m):
@@ -226,6 +273,16 @@ def convert_roles(text: str, bib: dict) -> str:
                     "func", "class", "meth", "mod", "attr", "py:class", "py:meth", "py:mod", "py:attr"):
             return f"`{content}`"
         labelled = re.match(r"^(.*?)\s*<([^<>]+)>$", content, re.S)
+        if role == "term":      # a glossary entry: a link to it on the published site
+            text, term = (labelled[1], labelled[2]) if labelled and labelled[1] else (content, content)
+            return f"[{text}]({glossary_url(term)})"
+        if role in ("ref", "numref"):   # to an exercise: its one number, "Exercise 5.2"
+            target = labelled[2] if labelled and labelled[1] else content
+            number = exercise_number(target.strip())
+            if number and labelled and labelled[1]:
+                return labelled[1].replace("%s", number).replace("{number}", number)
+            if number:
+                return f"Exercise {number}"
         if labelled and labelled[1]:
             return labelled[1]
         if role == "eq":
