@@ -3,7 +3,7 @@
 #   make book   set up .venv, build the HTML site into _build/html
 # A learner needs one: make lab (set up .venv, open the student notebooks in JupyterLab).
 # The instructor's kit (tools/instructor_kit.py; none of it executes a notebook again):
-#   make pdf    the book as one PDF, _build/pdf/book.pdf        make slides   a reveal.js deck per chapter, _build/slides
+#   make pdf    the book as one PDF, _build/pdf/book.pdf        make slides   the decks slides/*.ipynb -> _build/slides
 #   make site   the site with the PDF and the decks in it       make book SOLUTIONS=hide   the term site, _build/html-term
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
