@@ -29,7 +29,7 @@ def add_slides_link(app, doctree, docname):
     para = nodes.paragraph(classes=["slides-link"])
     para += nodes.reference("", "Lecture slides for this chapter", classes=["slides-deck-link"],
                             refuri="../" * docname.count("/") + f"slides/{name}.html")
-    para += nodes.Text(" (reveal.js: press S for the speaker notes, which hold the chapter's prose).")
+    para += nodes.Text(" (reveal.js: press S for the speaker notes).")
     sections = list(doctree.findall(nodes.section))
     if sections:
         title = sections[0].next_node(nodes.title)
