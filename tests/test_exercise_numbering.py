@@ -76,11 +76,17 @@ def site_page(tmp_path_factory):
         "suppress_warnings = ['mystnb.unknown_mime_type', 'bibtex']\n")
     (src / "index.md").write_text(f"# Index\n\n```{{toctree}}\n03_regression\n{CHAPTER}\nrefs\n```\n")
     (src / "refs.md").write_text(f"# Refs\n\nSee {{ref}}`{LABEL}` and {{numref}}`{LABEL}`.\n")
-    out = tmp / "html"
-    run = subprocess.run([sys.executable, "-m", "sphinx", "-q", "-b", "html", str(src), str(out)],
-                         capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-2000:]
-    return {name: (out / f"{name}.html").read_text(encoding="utf-8") for name in (CHAPTER, "refs")}
+    pages = {}
+    for builder in ("html", "singlehtml"):   # the site, and the single page the PDF is printed from
+        out = tmp / builder
+        run = subprocess.run([sys.executable, "-m", "sphinx", "-q", "-b", builder, str(src), str(out)],
+                             capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr[-2000:]
+        if builder == "html":
+            pages.update({name: (out / f"{name}.html").read_text(encoding="utf-8") for name in (CHAPTER, "refs")})
+        else:
+            pages["single"] = (out / "index.html").read_text(encoding="utf-8")
+    return pages
 
 
 def text(html: str) -> str:
@@ -99,6 +105,11 @@ def test_the_same_exercise_has_the_same_number_everywhere(site_page):
     assert f"Solution to {label}" in text(page)
     refs = text(site_page["refs"])
     assert refs.count(label) == 2, refs
+    # The PDF's single page: every exercise of both chapters numbered by its own chapter, and the references.
+    single = site_page["single"]
+    assert re.findall(r'caption-number">Exercise ([\d.]+) ', single) == ["3.1", "3.2", "3.3", "3.4",
+                                                                          "5.1", "5.2", "5.3", "5.4"]
+    assert f"See {label} and {label}" in text(single)
     # The student notebook.
     student = nbformat.reads(render(BOOK / f"{CHAPTER}.ipynb"), as_version=4)
     heads = [m for c in student.cells if c.cell_type == "markdown"
