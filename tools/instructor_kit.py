@@ -34,7 +34,6 @@ are made from the built chapter pages in ``_build/html``. Chapters are the numbe
 from __future__ import annotations
 
 import argparse
-import copy
 import functools
 import http.server
 import json
