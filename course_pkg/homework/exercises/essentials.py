@@ -101,7 +101,7 @@ def _pick_mistakes(answer):
                        "row, so gather along dim 1")
 
 
-@exercise("essentials.pick", reference=_pick_ref, answer="pick", time_limit=5, forbidden=("course_pkg",))
+@exercise("essentials.pick", reference=_pick_ref, answer="pick", time_limit=5)
 def _(answer):
     """pick(scores, targets): for scores (N, C) and class indices targets (N,), the (N,) entries scores[n, targets[n]]."""
     _require_function(answer)
@@ -208,8 +208,7 @@ def _evaluate_ref(w, x, y):
         return ((x @ w - y) ** 2).mean()
 
 
-@exercise("essentials.evaluate", reference=_evaluate_ref, answer="evaluate", time_limit=5,
-          forbidden=("course_pkg",))
+@exercise("essentials.evaluate", reference=_evaluate_ref, answer="evaluate", time_limit=5)
 def _(answer):
     """evaluate(w, x, y): mean((x @ w - y)**2) as a tensor that carries no graph, even when w requires grad."""
     _require_function(answer)
