@@ -17,8 +17,10 @@ TOL = {"atol": 1e-6, "rtol": 1e-5}
 
 
 def _require_function(answer):
-    if not callable(answer) or isinstance(answer, type):
-        raise Feedback(f"expected a function, got {describe_type(answer) if not isinstance(answer, type) else 'a class'}")
+    if isinstance(answer, type):
+        raise Feedback(f"expected a function, got the class {answer.__name__}")
+    if not callable(answer):
+        raise Feedback(f"expected a function, got {describe_type(answer)}")
 
 
 def _close(got, expected, atol=1e-5, rtol=1e-4) -> bool:
@@ -103,7 +105,7 @@ def _pick_mistakes(answer):
 
 @exercise("essentials.pick", reference=_pick_ref, answer="pick", time_limit=5)
 def _(answer):
-    """pick(scores, targets): for scores (N, C) and class indices targets (N,), the (N,) entries scores[n, targets[n]]."""
+    """pick(scores, targets): for scores (N, C) and class indices targets (N,), the entries scores[n, targets[n]]."""
     _require_function(answer)
     _pick_mistakes(answer)
     g = case_generator(2)
