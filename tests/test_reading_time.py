@@ -2,6 +2,9 @@
 import sys
 from pathlib import Path
 
+import nbformat
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import reading_time as rt  # noqa: E402
@@ -30,3 +33,39 @@ def test_every_chapter_is_measured():
     rows = rt.table()
     assert [r[0] for r in rows] == sorted(p.name for p in (ROOT / "book").glob("[0-9]*.ipynb"))
     assert all(words > 100 and minutes == words / 200 for _, words, minutes in rows)
+
+
+# Issue 17 (a path for PyTorch beginners), chapters 8 to 11; the other chapters join the list as they reach the target.
+BEGINNER_PATH_CHAPTERS = ["08_distance_losses.ipynb", "09_predicting_distributions.ipynb",
+                          "10_structured_outputs.ipynb", "11_trustworthy_probabilities.ipynb"]
+
+
+@pytest.mark.parametrize("name", BEGINNER_PATH_CHAPTERS)
+def test_main_path_reads_within_the_target(name):
+    minutes = {n: m for n, _, m in rt.table()}[name]
+    assert minutes <= rt.TARGET_MINUTES, f"{name}: main path {minutes:.1f} min; move deep-dives into 'Under the hood'"
+
+
+@pytest.mark.parametrize("name", BEGINNER_PATH_CHAPTERS)
+def test_chapter_says_what_it_assumes_before_its_first_code(name):
+    nb = nbformat.read(ROOT / "book" / name, as_version=4)
+    first_code = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "remove-cell" not in
+                      c.metadata.get("tags", []))
+    intro = "\n".join(c.source for c in nb.cells[:first_code] if c.cell_type == "markdown")
+    assert "{admonition} Before you start" in intro, f"{name}: no 'Before you start' admonition before the first code"
+    assert "00_pytorch_essentials.ipynb" in intro, f"{name}: 'Before you start' does not link the PyTorch primer"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "book").glob("[0-9]*.ipynb")), ids=lambda p: p.name)
+def test_every_under_the_hood_block_is_collapsed(path):
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "markdown":
+            continue
+        lines = cell.source.split("\n")
+        for i, line in enumerate(lines):
+            if "{admonition} Under the hood" in line:
+                assert line.lstrip().startswith("```"), f"{path.name}: {line!r} needs a backtick fence (reading_time)"
+                assert "`" not in line.split("}", 1)[1], f"{path.name}: {line!r}: no backticks in a fence's title"
+                options = [o.strip() for o in lines[i + 1:i + 4] if o.strip().startswith(":")]
+                assert any(o.startswith(":class:") and "dropdown" in o for o in options), \
+                    f"{path.name}: {line!r} is not collapsed (:class: dropdown)"
