@@ -309,6 +309,8 @@ def trimmed_master(chapter: str) -> nbformat.NotebookNode:
     if ch.colab:
         nb.cells.append(nbformat.v4.new_code_cell(ch.colab, metadata={"tags": [COLAB_TAG, "remove-cell"]}))
     nb.cells += [nbformat.v4.new_code_cell(f"check({ex!r}, {answer})") for ex, answer in ch.exercises]
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i}"  # not random: the same sources give the same bundle
     return nb
 
 
@@ -330,8 +332,8 @@ def _package_files() -> list:
 
 SETUP_SH = r"""#!/usr/bin/env bash
 # Gradescope runs this once, as root, in /autograder/source, when the autograder is built (Ubuntu base image).
-# It installs Python 3.11 (the lock's), the pinned lock with CPU torch, bubblewrap if the image has it, and
-# puts this folder's course_pkg on the environment's path. COURSE_PREBUILT_VENV=/path/to/venv reuses an
+# It installs Python 3.11 (the lock's; else the image's python3), the grader's packages pinned by the lock with
+# CPU torch, bubblewrap if the image has it, and puts this folder's course_pkg on the environment's path. COURSE_PREBUILT_VENV=/path/to/venv reuses an
 # environment that already has the lock installed instead (the repository's tests do that).
 set -euo pipefail
 SRC="$(cd "$(dirname "$0")" && pwd)"
@@ -351,11 +353,15 @@ else
   "$PY" -m venv "$SRC/venv"
   PIP=("$SRC/venv/bin/python" -m pip --disable-pip-version-check --no-input --quiet)
   TORCH="$(grep -E '^torch==' requirements.txt)"
-  "${PIP[@]}" install "$TORCH" || "${PIP[@]}" install --index-url https://download.pytorch.org/whl/cpu "$TORCH"
-  "${PIP[@]}" install -r requirements.txt
+  # what the grader imports, at the lock's versions (the lock as constraints: the book's build tools, which
+  # need a newer Python than some images have, are not installed)
+  "${PIP[@]}" install -c requirements.txt "$TORCH" ||
+    "${PIP[@]}" install -c requirements.txt --index-url https://download.pytorch.org/whl/cpu "$TORCH"
+  "${PIP[@]}" install -c requirements.txt {packages}
   SITE="$("$SRC/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
   echo "$SRC" > "$SITE/course_pkg_autograder.pth"
 fi
+"$SRC/venv/bin/python" -m compileall -q "$SRC/course_pkg" >/dev/null  # compiled once, here, not per submission
 chmod -R a+rX "$SRC"
 chmod 0755 "$SRC/run_autograder"
 PYTHONPATH="$SRC" "$SRC/venv/bin/python" -c "import torch, course_pkg.homework.platforms; print('torch', torch.__version__)"
@@ -367,7 +373,7 @@ RUN_AUTOGRADER = r"""#!/usr/bin/env bash
 set -uo pipefail
 SRC=/autograder/source
 RESULTS=/autograder/results/results.json
-export PYTHONPATH="$SRC" OMP_NUM_THREADS=1 ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE
+export PYTHONPATH="$SRC" PYTHONDONTWRITEBYTECODE=1 OMP_NUM_THREADS=1 ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE
 cd "$SRC"
 mkdir -p /autograder/results
 if ! "$SRC/venv/bin/python" -m course_pkg.homework.platforms gradescope --config "$SRC/autograder.json" \
@@ -377,6 +383,9 @@ if ! "$SRC/venv/bin/python" -m course_pkg.homework.platforms gradescope --config
   mv -f "$RESULTS.tmp" "$RESULTS"
 fi
 """
+
+
+GRADER_PACKAGES = ("numpy", "nbformat", "matplotlib")  # besides torch: what the grader and answers import
 
 
 def _zip_add(z: zipfile.ZipFile, name: str, data: bytes, mode: int = 0o644) -> None:
@@ -392,7 +401,7 @@ def build_autograder(chapter: str, out: Path, visibility: str = "visible") -> Pa
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{chapter}.zip"
     with zipfile.ZipFile(path, "w") as z:
-        _zip_add(z, "setup.sh", SETUP_SH.encode(), 0o755)
+        _zip_add(z, "setup.sh", SETUP_SH.replace("{packages}", " ".join(GRADER_PACKAGES)).encode(), 0o755)
         _zip_add(z, "run_autograder", RUN_AUTOGRADER.encode(), 0o755)
         _zip_add(z, "requirements.txt", LOCK.read_bytes())
         _zip_add(z, "autograder.json", json.dumps(assignment_config(chapter, visibility), indent=1).encode())
@@ -427,8 +436,9 @@ jobs:
         run: |
           sudo apt-get install -y -qq bubblewrap || true
           TORCH="$(grep -E '^torch==' .grader/requirements.txt)"
-          python -m pip install --quiet "$TORCH" || python -m pip install --quiet --index-url https://download.pytorch.org/whl/cpu "$TORCH"
-          python -m pip install --quiet -r .grader/requirements.txt
+          PIP="python -m pip install --quiet -c .grader/requirements.txt"
+          $PIP "$TORCH" || $PIP --index-url https://download.pytorch.org/whl/cpu "$TORCH"
+          $PIP {packages}
       - name: Grade the notebook
         run: {grade}
 {steps}      - name: Autograding Reporter
@@ -472,10 +482,10 @@ checks but uses what the exercise forbids: it counts 0 until your instructor rea
 
 To grade your work the same way on your own machine (Python 3.11, Linux; bubblewrap for the sandbox):
 
-    python -m pip install -r .grader/requirements.txt
+    python -m pip install -r .grader/requirements.txt --extra-index-url https://download.pytorch.org/whl/cpu
     python .grader/grade.py
 
-Do not edit `.grader/` or `.github/`: your instructor grades the notebook you push, not the workflow.
+Do not edit `.grader/` or `.github/`: your instructor may regrade the notebook you push with the same grader.
 """
 
 LAUNCHER = '''\
@@ -484,10 +494,20 @@ LAUNCHER = '''\
     python .grader/grade.py                 # every exercise, one line each (stored in .grading/results.json)
     python .grader/grade.py --verdict ID    # one exercise's line; exit status 0 only if it PASSED
 """
+import json
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+if sys.argv[1:2] == ["--verdict"] and len(sys.argv) == 3:  # reads the stored grading: no torch to import
+    try:
+        result = json.loads((HERE.parent / ".grading" / "results.json").read_text(encoding="utf-8"))
+        result = result["exercises"][sys.argv[2]]
+        line, passed = str(result["line"]), result["status"] == "PASSED"
+    except (OSError, ValueError, KeyError, TypeError):
+        line, passed = f"[ERROR] {sys.argv[2]}: not graded (run `python .grader/grade.py` first)", False
+    print(line)
+    sys.exit(0 if passed else 1)
 sys.path.insert(0, str(HERE))
 from course_pkg.homework.platforms import classroom_main  # noqa: E402
 
@@ -518,7 +538,7 @@ def workflow(config: dict) -> str:
         steps += STEP.format(name=_yaml_text(exercise_name(ex, config["labels"])), id=sid,
                              command=_yaml_text(f"{GRADE_COMMAND} --verdict {ex}"))
         env += f"          {sid.upper()}_RESULTS: \"${{{{ steps.{sid}.outputs.result }}}}\"\n"
-    return WORKFLOW.format(grade=_yaml_text(GRADE_COMMAND), steps=steps, env=env,
+    return WORKFLOW.format(grade=_yaml_text(GRADE_COMMAND), steps=steps, env=env, packages=" ".join(GRADER_PACKAGES),
                            runners=",".join(step_id(ex) for ex in config["exercises"]))
 
 
