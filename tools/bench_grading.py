@@ -117,6 +117,7 @@ def measure_platforms(students: int = 30, chapter: str = "03_regression", real_i
     the "container" mode), with the scores compared to ``grade_folder``'s."""
     from course_pkg.homework import platforms
     text = honest_submission(chapter).encode()
+    exercises = platforms.assignment_config(chapter)["exercises"]
     results = {"chapter": chapter, "students": students}
     with tempfile.TemporaryDirectory(prefix="bench-platforms-") as tmp:
         tmp = Path(tmp)
@@ -145,7 +146,7 @@ def measure_platforms(students: int = 30, chapter: str = "03_regression", real_i
                 scores.append(json.loads(data)["score"] if data else None)
             results[f"run_autograder_{mode}"] = {"median_s": round(statistics.median(times), 1),
                                                  "max_s": round(max(times), 1), "runs": len(times),
-                                                 "full_marks": sum(s == scores[0] for s in scores)}
+                                                 "full_marks": sum(s == len(exercises) for s in scores)}
         folder = tmp / "class"
         folder.mkdir()
         (folder / "student.ipynb").write_bytes(text)

@@ -581,7 +581,7 @@ class Emulator:
 
         emu = Emulator(zip_path, scratch)
         emu.run("/autograder/source/setup.sh", env={"COURSE_PREBUILT_VENV": sys.prefix})
-        results = emu.grade(notebook_bytes, "mine.ipynb")      # runs run_autograder, returns (results text, seconds)
+        text, seconds, output = emu.grade({"mine.ipynb": data})   # run_autograder on one submission
     """
 
     def __init__(self, bundle: Path, scratch: Path):
