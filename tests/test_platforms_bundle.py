@@ -97,6 +97,26 @@ def test_ungradeable_results_are_valid_whatever_the_grader_failure():
         assert json.loads(text)["score"] == 0 and results["tests"][-1]["name"].startswith("Needs a person")
 
 
+def test_the_notebook_to_grade_is_found(tmp_path):
+    """One notebook anywhere (a repository submitted from GitHub); several: the one named after the chapter;
+    hidden folders and links are not looked into."""
+    (tmp_path / "repo" / ".ipynb_checkpoints").mkdir(parents=True)
+    (tmp_path / "repo" / ".ipynb_checkpoints" / "old.ipynb").write_text("{}")
+    (tmp_path / "repo" / "03_regression.ipynb").write_text("{}")
+    assert platforms.find_notebook(tmp_path, "03_regression") == (tmp_path / "repo" / "03_regression.ipynb", None)
+    (tmp_path / "scratch.ipynb").write_text("{}")
+    assert platforms.find_notebook(tmp_path, "03_regression")[0] == tmp_path / "repo" / "03_regression.ipynb"
+    path, why = platforms.find_notebook(tmp_path, "05_binary_classification")
+    assert path is None and "2 notebooks were submitted" in why
+    (tmp_path / "scratch.ipynb").unlink()
+    (tmp_path / "repo" / "03_regression.ipynb").unlink()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "x.ipynb").write_text("{}")
+    (tmp_path / "repo" / "link").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    assert platforms.find_notebook(tmp_path / "repo", "03_regression") == \
+        (None, "no .ipynb file was submitted: upload your notebook (the .ipynb file)")
+
+
 def test_results_are_written_atomically(tmp_path):
     path = tmp_path / "results" / "results.json"
     platforms.write_json(path, {"score": 1.0, "tests": []})

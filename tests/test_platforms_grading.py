@@ -82,7 +82,6 @@ def submissions() -> dict:
     """Name -> notebook text: honest ones, wrong ones and hostile ones (all of the regression chapter)."""
     return {
         "honest": bench_grading.honest_submission(CHAPTER),
-        "correct": tg.HONEST["correct"][0],
         "partial": tg.HOSTILE["partial"],
         "blank": tg.HOSTILE["blank"],
         "crashing": tg.HOSTILE["crashing"],
@@ -91,7 +90,7 @@ def submissions() -> dict:
     }
 
 
-BENIGN = ("honest", "correct", "partial", "blank")  # safe to run in this process, as a student would
+BENIGN = ("honest", "partial", "blank")  # safe to run in this process, as a student would
 
 
 def validate(text) -> dict:
@@ -153,8 +152,6 @@ def gradescope(emulator):
     runs["nothing"] = emulator.grade({"answers.py": b"print(1)"})
     runs["two notebooks"] = emulator.grade({"a.ipynb": texts["honest"].encode(),
                                             "sub/b.ipynb": texts["honest"].encode()})
-    runs["in a repository"] = emulator.grade({f"repo/{CHAPTER}.ipynb": texts["honest"].encode(),
-                                              "repo/scratch.ipynb": texts["partial"].encode()})
     runs["source digest"] = (source_before, digest(emulator.source))
     return runs
 
@@ -200,7 +197,7 @@ def test_gradescope_scores_and_lines_are_make_grades(gradescope, folder_grades):
         got, expected = lines_from_results(data), folder_lines(row)
         for ex in IDS:
             assert same_line(got[ex], expected[ex]), (name, ex, got[ex], expected[ex])
-    assert folder_grades["honest"].total == 2 and folder_grades["correct"].total == 2
+    assert folder_grades["honest"].total == 2
 
 
 def test_flagged_and_ungradeable_submissions_say_so(gradescope, folder_grades):
@@ -212,7 +209,6 @@ def test_flagged_and_ungradeable_submissions_say_so(gradescope, folder_grades):
         data = validate(gradescope[name][0])
         assert data["score"] == 0 and data["tests"][-1]["name"].startswith("Needs a person"), name
         assert why in data["tests"][-1]["output"], (name, data["tests"][-1]["output"])
-    assert validate(gradescope["in a repository"][0])["score"] == 2  # the chapter's notebook is the one graded
 
 
 def test_hostile_code_cannot_touch_results_or_the_autograder(gradescope, folder_grades):
