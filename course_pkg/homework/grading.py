@@ -557,6 +557,15 @@ def write_gradebook(path: Path, rows: list, chapters: dict, *, platform: str, na
     * ``moodle``: ``ID number, <assignment>...`` (map ``ID number`` to the user field that holds it).
 
     Returns the student names left empty. Every text is escaped (no formula, no control character).
+
+    Example:
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp()) / "canvas.csv"
+        >>> write_gradebook(out, [Row("s1001", {"x.a": ("PASSED", ""), "x.b": ("FAILED", "")}, chapters=["05_x"])],
+        ...                 {"05_x": "Homework 5"}, platform="canvas")
+        []
+        >>> print(out.read_text().splitlines()[2])
+        s1001,,,s1001,,1
     """
     if platform not in GRADEBOOKS:
         raise ValueError(f"platform must be one of {', '.join(GRADEBOOKS)}, not {platform!r}")
@@ -655,7 +664,8 @@ def main(argv=None) -> int:
                   "do it anyway (see --help).", file=sys.stderr)
             return 3
     out = args.out.resolve()
-    hide = (out, out.with_name(out.stem + "_details.csv"))
+    book_path = args.gradebook_out or args.out.with_name(f"{args.out.stem}_{args.gradebook}.csv")
+    hide = (out, out.with_name(out.stem + "_details.csv"), *([book_path.resolve()] if args.gradebook else []))
     ids, rows = grade_folder(args.submissions, book=args.book, chapter=args.chapter, cell_timeout=args.timeout,
                              total_timeout=args.total_timeout, jobs=args.jobs, sandboxed=not args.no_sandbox,
                              memory_gib=args.memory, hide=hide,
@@ -668,7 +678,6 @@ def main(argv=None) -> int:
         titles = dict(a.split("=", 1) for a in args.assignment if "=" in a)
         titles = {_resolve_chapter(k, chapters): v for k, v in titles.items()}
         graded = [name for name in chapters if any(r.chapters[:1] == [name] for r in rows)]
-        book_path = args.gradebook_out or args.out.with_name(f"{args.out.stem}_{args.gradebook}.csv")
         empty = write_gradebook(book_path, rows, {ch: titles.get(ch, ch) for ch in graded}, platform=args.gradebook)
         print(f"wrote {book_path} ({args.gradebook}; left empty for a person to decide: "
               f"{', '.join(map(_csv_text, empty)) or 'none'})")
