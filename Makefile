@@ -34,7 +34,7 @@ JUNIT ?=
 junit = $(if $(JUNIT),--junitxml=$(JUNIT)/$(1).xml)
 
 .PHONY: install lock test unit nbval browser browser-setup book execute refresh retarget students grade bench \
-        stability clean pdf slides site lab
+        stability clean pdf slides site lab autograder classroom
 .DEFAULT_GOAL := test
 
 ## install: .venv with the locked environment (requirements.txt, made from requirements.in by `make lock`)
@@ -144,13 +144,24 @@ retarget: $(INSTALLED)
 students: $(INSTALLED)
 	$(BIN)/python -m course_pkg.homework.student
 
-## grade: make grade SUBMISSIONS=folder [OUT=grades.csv] [TIMEOUT=60] [GRADE_FLAGS=--no-sandbox]: grade every
+## grade: make grade SUBMISSIONS=folder [OUT=grades.csv] [TIMEOUT=60] [GRADEBOOK=canvas|moodle] [GRADE_FLAGS=--no-sandbox]: grade every
 ## file in the folder, each in a bubblewrap sandbox (Debian's bubblewrap, installed here when missing: root or sudo -n)
 grade: $(INSTALLED)
-	test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder"; exit 2; }
+	test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder [GRADEBOOK=canvas|moodle]"; exit 2; }
 	command -v bwrap >/dev/null || $(BIN)/python -c "from course_pkg.homework.sandbox import install_bwrap; install_bwrap(quiet=False)" || true
 	$(BIN)/python -m course_pkg.homework.grading "$(SUBMISSIONS)" --out "$(or $(OUT),grades.csv)" \
-	  --timeout $(or $(TIMEOUT),60) --jobs $(JOBS) $(GRADE_FLAGS)
+	  --timeout $(or $(TIMEOUT),60) --jobs $(JOBS) $(if $(GRADEBOOK),--gradebook $(GRADEBOOK)) $(GRADE_FLAGS)
+
+## autograder: make autograder [CHAPTER=binary_classification] [VISIBILITY=visible|after_published|...]: Gradescope
+## autograder bundles, _build/autograder/<chapter>.zip (every chapter with checks without CHAPTER); upload one per
+## assignment (README, "Grading on Gradescope"). classroom: make classroom CHAPTER=...: a GitHub Classroom starter
+## repository in _build/classroom/<chapter>/ (its workflow grades every push with the same grader).
+autograder: $(INSTALLED)
+	$(BIN)/python -m course_pkg.homework.platforms autograder $(if $(CHAPTER),--chapter $(CHAPTER)) \
+	  $(if $(VISIBILITY),--visibility $(VISIBILITY))
+
+classroom: $(INSTALLED)
+	$(BIN)/python -m course_pkg.homework.platforms classroom $(if $(CHAPTER),--chapter $(CHAPTER))
 
 ## stability: run the chapters (NOTEBOOKS=... to choose) under every numerical path this machine can force: ATen's
 ## portable, AVX2 and AVX-512 kernels, 1 and 2 threads, glibc's other libm variant (tools/stability.py), and list

@@ -1,6 +1,7 @@
 """Benchmark of the grader: a class of honest submissions, graded in sandboxes, and the sandbox's own cost.
 
     python tools/bench_grading.py [--students 30] [--chapter 06_multiclass_classification] [--repeats 3]
+    python tools/bench_grading.py --platforms [--students 30] [--real-install]   # the Gradescope autograder
 
 Writes bench/grading.json and prints a Markdown table: the wall time of grading the class with
 ``--jobs 1`` and ``--jobs 2`` (target: 30 students in at most 30 s with ``--jobs 2`` on 2 cores), whether every
@@ -108,12 +109,83 @@ def render(r: dict) -> str:
     return "\n".join(lines)
 
 
+def measure_platforms(students: int = 30, chapter: str = "03_regression", real_install: bool = False) -> dict:
+    """The Gradescope autograder, in an emulated container (course_pkg.homework.platforms.Emulator): every
+    bundle's size, ``setup.sh``'s time (with the repository's venv; with ``real_install`` also the real install:
+    apt-get where it can, a fresh venv, the grader's packages from the lock with pip's configured indexes), and
+    ``run_autograder``'s time per submission over an honest class (median and slowest, with bubblewrap and in
+    the "container" mode), with the scores compared to ``grade_folder``'s."""
+    from course_pkg.homework import platforms
+    text = honest_submission(chapter).encode()
+    exercises = platforms.assignment_config(chapter)["exercises"]
+    results = {"chapter": chapter, "students": students}
+    with tempfile.TemporaryDirectory(prefix="bench-platforms-") as tmp:
+        tmp = Path(tmp)
+        sizes = {}
+        for name in platforms.chapters_with_checks():
+            sizes[name] = platforms.build_autograder(name, tmp / "zips").stat().st_size
+        results["bundle_bytes"] = sizes
+        emu = platforms.Emulator(tmp / "zips" / f"{chapter}.zip", tmp / "gs")
+        code, out, seconds = emu.run("/autograder/source/setup.sh", env={platforms.PREBUILT_ENV: sys.prefix})
+        results["setup_prebuilt_s"] = round(seconds, 1) if code == 0 else None
+        if real_install:
+            real = platforms.Emulator(tmp / "zips" / f"{chapter}.zip", tmp / "gs-real")
+            env = {k: v for k, v in os.environ.items() if k.startswith("PIP_")}
+            conf = Path.home() / ".config" / "pip" / "pip.conf"
+            if conf.is_file():
+                (real.tmp / "pip.conf").write_bytes(conf.read_bytes())
+                env["PIP_CONFIG_FILE"] = "/tmp/pip.conf"
+            code, out, seconds = real.run("/autograder/source/setup.sh", env=env)
+            results["setup_real_s"] = round(seconds, 1) if code == 0 else None
+            results["setup_real_output"] = out[-2000:]
+        for mode, env in (("bubblewrap", {}), ("container", {platforms.SANDBOX_ENV: "container"})):
+            times, scores = [], []
+            for n in range(students if mode == "bubblewrap" else min(students, 5)):
+                data, seconds, _ = emu.grade({f"student{n:02d}.ipynb": text}, env)
+                times.append(seconds)
+                scores.append(json.loads(data)["score"] if data else None)
+            results[f"run_autograder_{mode}"] = {"median_s": round(statistics.median(times), 1),
+                                                 "max_s": round(max(times), 1), "runs": len(times),
+                                                 "full_marks": sum(s == len(exercises) for s in scores)}
+        folder = tmp / "class"
+        folder.mkdir()
+        (folder / "student.ipynb").write_bytes(text)
+        _, rows = grading.grade_folder(folder, chapter=chapter)
+        results["grade_folder_score"] = rows[0].total
+        results["same_score"] = all(s == rows[0].total for s in scores)
+    return results
+
+
+def platform_rows(results) -> list:
+    """tools/bench.py's section: the Gradescope bundle and its run times (see :func:`measure_platforms`)."""
+    r = results["platforms"] = measure_platforms(real_install=True)
+    sizes = r["bundle_bytes"]
+    rows = [(f"Gradescope bundle, largest of {len(sizes)} chapters", f"{max(sizes.values()) / 2**20:.2f} MiB", ""),
+            ("`setup.sh`, the repository's venv (`COURSE_PREBUILT_VENV`)", f"{r['setup_prebuilt_s']} s", "")]
+    if "setup_real_s" in r:
+        rows.append(("`setup.sh`, real install (fresh venv, lock's packages)", f"{r['setup_real_s']} s", ""))
+    for mode in ("bubblewrap", "container"):
+        m = r[f"run_autograder_{mode}"]
+        rows.append((f"`run_autograder` per submission, {mode} ({m['runs']} runs: median, slowest)",
+                     f"{m['median_s']} s, {m['max_s']} s", f"same score as make grade: {r['same_score']}"))
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--students", type=int, default=30)
     ap.add_argument("--chapter", default="06_multiclass_classification")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--platforms", action="store_true",
+                    help="instead: the Gradescope autograder (bundle sizes, setup.sh, run_autograder per submission)")
+    ap.add_argument("--real-install", action="store_true", help="with --platforms: also run setup.sh's real install")
     args = ap.parse_args(argv)
+    if args.platforms:
+        results = measure_platforms(args.students, real_install=args.real_install)
+        (ROOT / "bench").mkdir(exist_ok=True)
+        (ROOT / "bench" / "platforms.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+        print(json.dumps({k: v for k, v in results.items() if k != "setup_real_output"}, indent=1))
+        return 0
     results = measure(args.students, args.chapter, args.repeats)
     (ROOT / "bench").mkdir(exist_ok=True)
     (ROOT / "bench" / "grading.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")

@@ -184,6 +184,7 @@ class Options:
     sandboxed: bool = True
     limits: sandbox.Limits = field(default_factory=sandbox.Limits)
     hide: tuple = ()
+    start: object = None          # how the runner is started: sandbox.start unless given (platforms.container_start)
 
     @property
     def cell_wall_s(self) -> float:
@@ -363,8 +364,8 @@ def _run_answers(row: Row, live: list, options: Options) -> None:
     deadline = started + options.total_s
     job = {"exercises": [{"answer": answer, "statements": program.statements, "time_limit": ex.time_limit,
                           "define_s": min(options.cell_wall_s, options.total_s)} for ex, answer, program, _ in live]}
-    proc = sandbox.start([sys.executable, "-m", "course_pkg.homework.runner"], sandboxed=options.sandboxed,
-                         limits=options.limits, hide=options.hide)
+    proc = (options.start or sandbox.start)([sys.executable, "-m", "course_pkg.homework.runner"],
+                                            sandboxed=options.sandboxed, limits=options.limits, hide=options.hide)
     channel, stopped = Channel(proc), None
     try:
         hello = channel.read(min(deadline, time.monotonic() + 180))
@@ -539,17 +540,75 @@ def write_csv(path: Path, ids: list, rows: list) -> Path:
     return details
 
 
+GRADEBOOKS = ("canvas", "moodle")
+
+
+def write_gradebook(path: Path, rows: list, chapters: dict, *, platform: str, names: dict | None = None) -> list:
+    """Write the gradebook CSV Canvas or Moodle imports: one row per student, one column per assignment.
+
+    ``chapters`` maps each chapter graded to the assignment's column title (and so its order); ``names``
+    optionally maps a file's student name to the id the platform knows the student by (default: the name
+    itself, so name each submission ``<login>.ipynb``). A student's score in a column is the number of
+    PASSED exercises of that chapter. The cell is left EMPTY (Canvas and Moodle then leave the grade as it
+    was) for a submission that needs a person: a FLAGGED exercise, a time-out under load, or no chapter.
+
+    * ``canvas``: ``Student, ID, SIS User ID, SIS Login ID, Section, <assignment>...`` and a
+      ``Points Possible`` row, as Canvas's own export; the id goes in ``SIS Login ID``;
+    * ``moodle``: ``ID number, <assignment>...`` (map ``ID number`` to the user field that holds it).
+
+    Returns the student names left empty. Every text is escaped (no formula, no control character).
+
+    Example:
+        >>> import tempfile
+        >>> out = Path(tempfile.mkdtemp()) / "canvas.csv"
+        >>> write_gradebook(out, [Row("s1001", {"x.a": ("PASSED", ""), "x.b": ("FAILED", "")}, chapters=["05_x"])],
+        ...                 {"05_x": "Homework 5"}, platform="canvas")
+        []
+        >>> print(out.read_text().splitlines()[2])
+        s1001,,,s1001,,1
+    """
+    if platform not in GRADEBOOKS:
+        raise ValueError(f"platform must be one of {', '.join(GRADEBOOKS)}, not {platform!r}")
+    names = names or {}
+    points = {}  # points possible: the chapter's exercise count, from the rows graded as that chapter
+    for ch in chapters:
+        counts = [len(r.results) for r in rows if r.chapters[:1] == [ch]]
+        points[ch] = max(counts) if counts else 0
+    empty = []
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        titles = [_csv_text(chapters[ch]) for ch in chapters]
+        if platform == "canvas":
+            w.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *titles])
+            w.writerow(["Points Possible", "", "", "", "", *[points[ch] for ch in chapters]])
+        else:
+            w.writerow(["ID number", *titles])
+        for r in rows:
+            review = (not r.chapters or r.under_load or UNDER_LOAD in r.reasons
+                      or any(status == "FLAGGED" for status, _ in r.results.values()))
+            if review:
+                empty.append(r.student)
+            cells = ["" if review or r.chapters[:1] != [ch] else r.total for ch in chapters]
+            student = _csv_text(names.get(r.student, r.student))
+            w.writerow([student, "", "", student, "", *cells] if platform == "canvas" else [student, *cells])
+    return empty
+
+
 def grade_notebook(path, *, chapter: str | None = None, sandboxed: bool = True, cell_timeout: float = 60,
-                   total_timeout: float = 600, memory_gib: float = 6, book: Path = BOOK) -> dict:
+                   total_timeout: float = 600, memory_gib: float = 6, book: Path = BOOK, hide=(),
+                   start=None) -> dict:
     """Grade ONE notebook (the entry point for one container per submission, e.g. an autograder).
 
     Returns ``{"student", "chapter", "total", "max", "reasons", "exercises": {id: {"status", "message"}}}``,
-    the message being the feedback line the student would see.
+    the message being the feedback line the student would see. ``hide``: folders and files the sandbox must
+    not see; ``start``: how to start the runner (:func:`course_pkg.homework.sandbox.start` unless given).
     """
     chapters = master_chapters(book)
     forced = _resolve_chapter(chapter, chapters) if chapter else None
     options = Options(cell_cpu_s=cell_timeout, total_s=total_timeout, sandboxed=sandboxed,
-                      limits=sandbox.Limits(memory_bytes=int(memory_gib * (1 << 30))))
+                      limits=sandbox.Limits(memory_bytes=int(memory_gib * (1 << 30))), hide=tuple(hide),
+                      start=start)
     row = grade_file(Path(path), chapters, load_all(), options, forced=forced)
     return {"student": _csv_text(row.student), "chapter": row.chapters[0] if row.chapters else None,
             "total": row.total, "max": len(row.results), "reasons": [_csv_text(r) for r in row.reasons],
@@ -588,6 +647,12 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="submissions graded at the same time (default 1)")
     ap.add_argument("--no-sandbox", action="store_true",
                     help="run submissions without isolation (prints what is then unprotected)")
+    ap.add_argument("--gradebook", choices=GRADEBOOKS,
+                    help="also write the gradebook CSV Canvas or Moodle imports (one column per assignment)")
+    ap.add_argument("--gradebook-out", type=Path,
+                    help="where to write it (default: <out stem>_<canvas|moodle>.csv next to --out)")
+    ap.add_argument("--assignment", action="append", default=[], metavar="CHAPTER=TITLE",
+                    help="the gradebook column title of a chapter (default: the chapter's name); repeatable")
     args = ap.parse_args(argv)
     if not args.submissions.is_dir():
         print(f"error: {args.submissions} is not a folder", file=sys.stderr)
@@ -601,7 +666,8 @@ def main(argv=None) -> int:
                   "do it anyway (see --help).", file=sys.stderr)
             return 3
     out = args.out.resolve()
-    hide = (out, out.with_name(out.stem + "_details.csv"))
+    book_path = args.gradebook_out or args.out.with_name(f"{args.out.stem}_{args.gradebook}.csv")
+    hide = (out, out.with_name(out.stem + "_details.csv"), *([book_path.resolve()] if args.gradebook else []))
     ids, rows = grade_folder(args.submissions, book=args.book, chapter=args.chapter, cell_timeout=args.timeout,
                              total_timeout=args.total_timeout, jobs=args.jobs, sandboxed=not args.no_sandbox,
                              memory_gib=args.memory, hide=hide,
@@ -609,6 +675,14 @@ def main(argv=None) -> int:
     details = write_csv(args.out, ids, rows)
     print(summary(ids, rows))
     print(f"\nwrote {args.out} and {details}")
+    if args.gradebook:
+        chapters = master_chapters(args.book)
+        titles = dict(a.split("=", 1) for a in args.assignment if "=" in a)
+        titles = {_resolve_chapter(k, chapters): v for k, v in titles.items()}
+        graded = [name for name in chapters if any(r.chapters[:1] == [name] for r in rows)]
+        empty = write_gradebook(book_path, rows, {ch: titles.get(ch, ch) for ch in graded}, platform=args.gradebook)
+        print(f"wrote {book_path} ({args.gradebook}; left empty for a person to decide: "
+              f"{', '.join(map(_csv_text, empty)) or 'none'})")
     return 0
 
 
