@@ -9,7 +9,10 @@ with one helpful line:
 * ``FAILED``: it runs but gives a wrong result (the line says what is wrong:
   type, shape, dtype, NaN, which inputs; never the expected values);
 * ``NOT ATTEMPTED``: ``None``, ``...``, or the stub still raising ``NotImplementedError``;
-* ``ERROR``: the student's code raised, or did not return within the time limit.
+* ``ERROR``: the student's code raised, or did not return within the time limit;
+* ``FLAGGED``: it matches the reference but its calls reached a function the exercise forbids
+  (recorded at run time by the grader's own recorder, :class:`course_pkg.homework.probe._Watch`):
+  0 points when graded, so the notebook says so too.
 
 Time limits use ``SIGALRM`` in the main thread (where a Jupyter kernel runs
 cells). After the limit the alarm repeats every 50 ms, so even a loop that
@@ -40,6 +43,7 @@ class Status(str, enum.Enum):
     FAILED = "FAILED"
     NOT_ATTEMPTED = "NOT ATTEMPTED"
     ERROR = "ERROR"
+    FLAGGED = "FLAGGED"        # matches the reference but uses what the exercise forbids: 0 points when graded
 
 
 @dataclass(frozen=True)

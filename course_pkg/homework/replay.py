@@ -335,3 +335,73 @@ def judge(ex, spec: dict, record: dict) -> tuple:
 def roundtrip(data):
     """``data`` through JSON and back: what the grader reads is exactly what the notebook check used."""
     return json.loads(json.dumps(data))
+
+
+# --------------------------------------------------------------------------- forbidden shortcuts, as the grader sees them
+
+def forbidden_uses(ex, record: dict) -> list:
+    """The forbidden names the answer's calls reached, as feedback names them: ``["torch.logsumexp"]``.
+
+    The same recorder as the grader's (``probe_exercise(watch=True)``) and the same matching
+    (:func:`course_pkg.homework.extract.runtime_uses`). A forbidden module (``course_pkg.transforms``) is
+    shown by the function of it that the answer called (``course_pkg.transforms.scale_to_range``), a
+    method as ``Tensor.name``, and one PyTorch operator reached under several names only once.
+    """
+    from course_pkg.homework import extract
+
+    used = record.get("used") if isinstance(record, dict) else None
+    if not isinstance(used, dict):
+        return []
+    hits = [h.split(" (as aten::", 1)[0] for h in extract.runtime_uses(used, ex.forbidden)]
+    reached = [p for p in used.get("python", []) if isinstance(p, str) and not p.startswith("__main__.")]
+    direct = [p for p in used.get("direct", []) if isinstance(p, str)]
+    def matches(hit, names):
+        canonical = extract._canonical(hit) if not hit.startswith(".") else set()
+        return [p for p in names if (p.rsplit(".", 1)[-1] == hit[1:] if hit.startswith(".") else
+                                     any(p == n or p.startswith(n + ".") for n in canonical))]
+
+    called = [h for h in hits if matches(h, direct)]   # what the answer's own code called, if the record says
+    names, shown = [], []
+    for hit in sorted(set(called or hits), key=lambda h: (h.startswith("."), hits.index(h))):
+        twins = {t for group in extract.ATEN_TWINS.values() if hit in group for t in group}
+        if twins & set(shown):
+            continue
+        shown.append(hit)
+        if hit.startswith("."):
+            name = f"Tensor{hit}"
+        else:
+            inside = matches(hit, reached)
+            exact = hit in inside or any(p in extract._canonical(hit) for p in inside)
+            first = [p for p in direct if p in inside] or sorted(inside, key=len)
+            name = hit if exact or not first else first[0]
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def flag(result: CheckResult, uses: list) -> CheckResult:
+    """A PASSED result becomes FLAGGED when the answer used what the exercise forbids (as the grader scores it).
+
+    Example:
+        >>> flag(CheckResult("multiclass.log_softmax", Status.PASSED, "ok"), ["torch.logsumexp"])
+        [FLAGGED] multiclass.log_softmax: matches the reference, but uses torch.logsumexp, which this exercise forbids: 0 points when graded
+    """
+    if result.status is not Status.PASSED or not uses:
+        return result
+    return CheckResult(result.exercise, Status.FLAGGED,
+                       f"matches the reference, but uses {', '.join(uses[:3])}, which this exercise forbids: "
+                       "0 points when graded")
+
+
+def check_answer(ex, answer, spec: dict, *, call=None) -> CheckResult:
+    """The notebook's check of ``answer`` on the plan ``spec``: probe (watched, as in the grader), judge, flag.
+
+    A time-out while the machine was too busy to run the answer is tried again with a longer limit.
+    """
+    for _ in range(3):
+        record = roundtrip(probe.probe_exercise(answer, spec, call=call, watch=True))
+        result, _notes = judge(ex, spec, record)
+        if "timed out under load" not in result.message:
+            break
+        spec = {**spec, "time_limit": spec["time_limit"] * 4}
+    return flag(result, forbidden_uses(ex, record))
