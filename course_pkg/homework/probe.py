@@ -341,8 +341,9 @@ class _Watch:
             cls._mode_class = _Ops
         return cls._mode_class
 
-    def __init__(self):
+    def __init__(self, home: str = "__main__"):
         self.python, self.ops, self.direct = set(), set(), set()
+        self.home = {"__main__", home}     # modules of the answer's own code (a notebook's is __main__)
         self.mode = None
 
     def _hook(self, frame, event, arg):
@@ -355,7 +356,7 @@ class _Watch:
             name = frame.f_code.co_qualname
             self.python.add(f"{module}.{name}")
             caller = frame.f_back
-            if caller is not None and len(self.direct) < 200 and (caller.f_globals.get("__name__") == "__main__" or (
+            if caller is not None and len(self.direct) < 200 and (caller.f_globals.get("__name__") in self.home or (
                     caller.f_globals.get("__name__") == __name__ and caller.f_code.co_name == "watched")):
                 self.direct.add(f"{module}.{name}")   # called by the answer's own code: named in feedback
             if module == "torch._ops" and name.endswith("__call__"):
@@ -368,7 +369,7 @@ class _Watch:
             module = getattr(arg, "__module__", None) or getattr(getattr(arg, "__objclass__", None), "__module__", None)
             name = getattr(arg, "__qualname__", None) or getattr(arg, "__name__", "?")
             self.python.add(f"{module or '?'}.{name}")
-            if frame.f_globals.get("__name__") == "__main__" and len(self.direct) < 200:
+            if frame.f_globals.get("__name__") in self.home and len(self.direct) < 200:
                 self.direct.add(f"{module or '?'}.{name}")
 
     def __enter__(self):
@@ -407,7 +408,9 @@ def probe_exercise(answer, spec: dict, *, call=None, progress=None, watch: bool 
     saved = torch.get_default_dtype(), torch.is_grad_enabled()
     call = call or alarm_call
     if watch:
-        watcher, plain = _Watch(), call
+        home = getattr(answer, "__module__", None)
+        own = isinstance(home, str) and not home.split(".")[0] in ("torch", "course_pkg", "builtins")
+        watcher, plain = _Watch(home if own else "__main__"), call
 
         def call(fn, args, kwargs, seconds):
             # Only the answer's own call is watched, not the time-limit wrapper around it (in a notebook that is

@@ -202,6 +202,18 @@ def _stand_in_value(data):
     return type(safe, (), {"__module__": module or "student"})()
 
 
+IN_PLACE = ("your function changes an input in place (for example `o -= ...`, `o[...] = ...` or a method ending in "
+            "`_` such as `o.sigmoid_()`), which autograd refuses on an input that needs a gradient; the caller's "
+            "tensor must stay as it was: compute on a new tensor")
+_IN_PLACE_ERRORS = ("a leaf Variable that requires grad is being used in an in-place operation",
+                    "modified by an inplace operation", "is being used in an in-place operation")
+
+
+def _in_place_error(error: dict) -> bool:
+    """Is a recorded exception autograd refusing an in-place change (of an input that requires grad)?"""
+    return str(error.get("type")) == "RuntimeError" and any(m in str(error.get("message", "")) for m in _IN_PLACE_ERRORS)
+
+
 class Replay:
     """Stands in for the student's function: each call returns (or raises) what the probe recorded for it."""
 
@@ -253,7 +265,10 @@ class Replay:
         if ended is not None:
             raise ended
         if status == "raised":
-            raise _exception(recorded.get("error") or {})
+            error = recorded.get("error") or {}
+            if _in_place_error(error):
+                raise Verdict(Status.FAILED, IN_PLACE)
+            raise _exception(error)
         if status != "returned":
             raise Verdict(Status.ERROR, "the answer was not checked: the probe stopped before this call")
         modified = recorded.get("modified") or []

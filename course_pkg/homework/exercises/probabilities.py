@@ -71,6 +71,9 @@ def _ece_variants(probs, labels, n_bins):
                                "(b/M, (b+1)/M], open on the left, closed on the right (floor(c * M) gives [b/M, (b+1)/M))"),
         (per_bin(right_closed, weighted=False), "each bin's gap must be weighted by its share of the samples, |B_b| / N; "
                                                 "a plain mean of the gaps lets a bin of 3 samples count as much as one of 3000"),
+        ((correct.mean() - conf.mean()), "the gap of each bin enters as its absolute value |acc - conf|: with "
+                                         "signed gaps over- and under-confident bins cancel (their weighted sum "
+                                         "is just acc - conf over all samples)"),
         ((correct.mean() - conf.mean()).abs(), "this is |accuracy - mean confidence| over all samples, as if there "
                                                "were a single bin (the same as summing the signed gaps of the bins): "
                                                "take the absolute gap |acc - conf| inside each bin, then sum; otherwise "
@@ -143,6 +146,15 @@ def _plain_ce(z, target):
     return -(z - torch.logsumexp(z, dim=1, keepdim=True)).gather(1, target.unsqueeze(1)).mean()
 
 
+_EVERY_TARGET = ("lp[:, target] takes every sample's target in every row (an (N, N) table); pick one entry per "
+                 "row with lp.gather(1, target.unsqueeze(1)) or lp[torch.arange(N), target]")
+
+
+def _every_target(z, target):
+    """The mean of ``-lp[:, target]``, the (N, N) table that indexing with a whole target vector gives."""
+    return -(z - torch.logsumexp(z, dim=1, keepdim=True))[:, target].mean()
+
+
 def _logit_adjust_variants(logits, target, log_prior, tau):
     z, lp = logits.detach().double(), log_prior.double()
     row = lp[target].unsqueeze(1)
@@ -158,6 +170,7 @@ def _logit_adjust_variants(logits, target, log_prior, tau):
         (_plain_ce(z + tau * lp.exp(), target), "add the *log* prior (log_prior is already a logarithm; do not "
                                                 "exponentiate it)"),
         (_plain_ce(z + tau * lp, target) * z.shape[0], "average over the batch (mean), do not sum"),
+        (_every_target(z + tau * lp, target), _EVERY_TARGET),
     ]
 
 
@@ -321,6 +334,7 @@ def _(answer):
     if rounded_off is not None:
         label, entry = rounded_off
         raise Feedback(f"on {label}: the forward value is one-hot only up to rounding (an entry is {entry!r}, "
-                       "printed as 1.0000): (hard + soft) - soft rounds. Form the zero first, "
-                       "hard + (soft - soft.detach()), or write hard - soft.detach() + soft, as PyTorch does")
+                       "printed as 1.0000): the order of operations rounds, (hard + soft) - soft is not exactly hard in "
+                       "float32. Form the zero first, hard + (soft - soft.detach()), or write "
+                       "hard - soft.detach() + soft, as PyTorch does")
     return f"one-hot forward and straight-through gradient on {len(cases)} input sets"
