@@ -52,7 +52,7 @@ def notebook_verdict(ex, source: str, spec: dict):
     """What ``check`` prints in a notebook where ``source`` ran, for the plan ``spec``."""
     saved = torch.get_default_dtype(), torch.is_grad_enabled()
     try:
-        return replay.check_answer(ex, _define(source, ex.answer), spec, call=call_with_time_limit)
+        return replay.check_answer(ex, _define(source, ex.answer), spec, call=call_with_time_limit, sources=[source])
     finally:
         torch.set_default_dtype(saved[0])
         torch.set_grad_enabled(saved[1])
@@ -108,3 +108,75 @@ def test_notebook_and_grader_agree_on_every_seed(exercise_id):
                 problems.append(f"{name}, grading seed {seed}: the grader's feedback does not say {words!r}: {message}")
                 break
     assert not problems, "\n".join(problems)
+
+
+# The feedback cases issue 17 lists, each with the corpus variant that shows it: tests/parity_corpus/README.md
+# holds the table of the messages they give (``python tests/test_parity.py`` rewrites it).
+FEEDBACK_CASES = [
+    ("forbidden torch.logsumexp (ch. 6)", "multiclass.log_softmax", "torch.logsumexp (forbidden)"),
+    ("forbidden F.cross_entropy (ch. 6)", "multiclass.cross_entropy", "F.cross_entropy (forbidden)"),
+    ("forbidden F.cross_entropy (ch. 11)", "probabilities.logit_adjust", "F.cross_entropy (forbidden)"),
+    ("`to_range = scale_to_range` (ch. 3)", "regression.scale_to_range", "the reference itself"),
+    ("the imported reference (ch. 5)", "binary.predict_labels", "the reference (forbidden)"),
+    ("the imported reference (ch. 9)", "distributions.pinball_loss", "the reference (forbidden)"),
+    ("the imported reference (ch. 10)", "structured.sparsemax", "the reference (forbidden)"),
+    ("the imported reference (ch. 11)", "probabilities.ece", "the reference (forbidden)"),
+    ("`(F.softplus(z) - y*z).mean()` (ch. 5)", "binary.bce_with_logits", "softplus(z) - y*z"),
+    ("`(F.softplus(z) - y*z).mean()` as fixed_loss (ch. 5)", "binary.fixed_loss", "softplus(z) - y*z"),
+    ("`prob_above` through tanh (ch. 2)", "trainability.prob_above", "tanh identity"),
+    ("`prob_above` as `1 - sigmoid((at - o)/T)` (ch. 2)", "trainability.prob_above", "1 - sigmoid((at - o) / T)"),
+    ("float32 quantile levels (ch. 9)", "distributions.pinball_loss", "float32 levels (torch.tensor(quantiles))"),
+    ("`hard + soft - soft.detach()` (ch. 11)", "probabilities.straight_through", "hard + soft - soft.detach(): rounds"),
+    ("`sum` instead of `mean` (ch. 3)", "regression.fixed_mse", "sum instead of mean"),
+    ("`sum` instead of `mean` (ch. 6)", "multiclass.cross_entropy", "sum instead of mean"),
+    ("`o.sigmoid_()` (ch. 3)", "regression.scale_to_range", "in place: o.sigmoid_()"),
+    ("`o -= ...` (ch. 3)", "regression.scale_to_range", "in place: o -= ..."),
+    ("`o -= max` (ch. 6)", "multiclass.log_softmax", "in place: o -= max"),
+    ("missing `keepdim` (ch. 6)", "multiclass.log_softmax", "missing keepdim"),
+    ("missing `keepdim` (ch. 10)", "structured.sparsemax", "support size without keepdim"),
+    ("1-D only: `lp[target]` (ch. 6)", "multiclass.cross_entropy", "1-D only: lp[target]"),
+    ("1-D only: `cs[..., size - 1]` (ch. 10)", "structured.sparsemax", "1-D only: cs[size - 1]"),
+    ("`lp[:, target]` instead of `gather` (ch. 6)", "multiclass.cross_entropy", "lp[:, target] instead of gather"),
+    ("`lp[:, target]` instead of `gather` (ch. 11)", "probabilities.logit_adjust", "lp[:, target] instead of gather"),
+    ("k counted from 0 (ch. 10)", "structured.sparsemax", "k counted from 0"),
+    ("`torch.maximum(var, torch.tensor(1e-6))` (ch. 9)", "distributions.gaussian_nll",
+     "a float32 floor: torch.maximum(var, torch.tensor(1e-6))"),
+    ("slope 0 at o = 0 (ch. 3)", "regression.scale_to_range", "-|o| branch with slope 0 at 0"),
+    ("target not lined up with the rows (ch. 9)", "distributions.pinball_loss", "target not lined up with the rows"),
+]
+
+
+def feedback_table() -> str:
+    lines = ["| case | exercise | what `check` prints in the notebook (the grader gives the same verdict) |",
+             "|---|---|---|"]
+    for case, exercise_id, name in FEEDBACK_CASES:
+        ex = REGISTRY[exercise_id]
+        source = next(s for n, _, _, s in VARIANTS[exercise_id] if n == name)
+        result = notebook_verdict(ex, source, replay.plan_exercise(ex, seed=0))
+        text = str(result).replace("|", "\\|")
+        lines.append(f"| {case} | `{exercise_id}` | {text} |")
+    return "\n".join(lines) + "\n"
+
+
+README_HEAD = """# Parity corpus
+
+One module per chapter (`ch02.py` ... `ch11.py`), each with `VARIANTS`: for every auto-checked exercise, answer
+variants as a student writes them (at least three correct formulations, the forbidden shortcuts, the typical
+mistakes), each with the verdict that a notebook's `check` and the grader must both give on every seed, and words
+its feedback must contain. `tests/test_parity.py` runs them (the notebook's check on seed 0's inputs, the grader's
+extraction, probe and judge on 20 seeds).
+
+## The feedback cases of issue 17 and the messages they give now
+
+Generated by `python tests/test_parity.py` (and checked by `test_the_feedback_table_is_current`).
+
+"""
+
+
+def test_the_feedback_table_is_current():
+    text = (CORPUS / "README.md").read_text(encoding="utf-8")
+    assert text == README_HEAD + feedback_table(), "run `python tests/test_parity.py` to rewrite the README"
+
+
+if __name__ == "__main__":
+    (CORPUS / "README.md").write_text(README_HEAD + feedback_table(), encoding="utf-8")

@@ -42,6 +42,7 @@ from __future__ import annotations
 import builtins
 import inspect
 import json
+import sys
 
 import torch
 
@@ -408,10 +409,36 @@ def flag(result: CheckResult, uses: list) -> CheckResult:
                        "0 points when graded")
 
 
-def check_answer(ex, answer, spec: dict, *, call=None) -> CheckResult:
+def static_findings(ex, sources) -> tuple:
+    """``(forbidden names, introspection)`` in the code that defines ``ex.answer`` among the cells ``sources``.
+
+    The grader's own reading of a submission (:func:`course_pkg.homework.extract.answer_program` and
+    :func:`~course_pkg.homework.extract.findings`): it names what the recorder cannot see at run time, such as
+    ``F.one_hot`` (a C function PyTorch files under ``torch._C._nn``) where ``torch.nn`` is forbidden.
+    """
+    from course_pkg.homework import extract
+
+    if not sources:
+        return [], []
+    program = extract.answer_program([(i, s) for i, s in enumerate(sources) if isinstance(s, str)], ex.answer)
+    hits, odd = extract.findings(program, ex.forbidden)
+    hits = [h for h in hits if not any(o != h and o.startswith(h + ".") for o in hits)]  # the most specific names
+    return hits, odd
+
+
+def notebook_sources() -> list:
+    """The code cells this IPython kernel has run, in order (``In``), or [] outside IPython."""
+    main = sys.modules.get("__main__")
+    history = getattr(main, "In", None) if main is not None else None
+    return [s for s in history if isinstance(s, str)] if isinstance(history, list) else []
+
+
+def check_answer(ex, answer, spec: dict, *, call=None, sources=None) -> CheckResult:
     """The notebook's check of ``answer`` on the plan ``spec``: probe (watched, as in the grader), judge, flag.
 
-    A time-out while the machine was too busy to run the answer is tried again with a longer limit.
+    ``sources`` are the notebook's code cells (default: the kernel's history): the answer's code is read as
+    the grader reads it, so an answer the grader flags is flagged here too. A time-out while the machine was
+    too busy to run the answer is tried again with a longer limit.
     """
     for _ in range(3):
         record = roundtrip(probe.probe_exercise(answer, spec, call=call, watch=True))
@@ -419,4 +446,15 @@ def check_answer(ex, answer, spec: dict, *, call=None) -> CheckResult:
         if "timed out under load" not in result.message:
             break
         spec = {**spec, "time_limit": spec["time_limit"] * 4}
-    return flag(result, forbidden_uses(ex, record))
+    try:
+        hits, odd = static_findings(ex, notebook_sources() if sources is None else sources)
+    except Exception:  # unparsable history: the run-time record still counts
+        hits, odd = [], []
+    uses = forbidden_uses(ex, record)
+    uses += [h for h in hits if not any(u == h or u.startswith(h + ".") or h.startswith(u + ".") for u in uses)]
+    result = flag(result, uses)
+    if result.status is Status.PASSED and odd:
+        result = CheckResult(result.exercise, Status.FLAGGED,
+                             f"matches the reference, but its code uses {', '.join(odd[:3])}, which a person must "
+                             "read before it counts: 0 points when graded until then")
+    return result

@@ -54,7 +54,7 @@ def my_ece(probs, labels, n_bins):
     gaps = [(correct[index == b].mean() - conf[index == b].mean()).abs() for b in range(n_bins) if (index == b).any()]
     return torch.stack(gaps).mean()
 """),
-        ("signed gaps", "FAILED", "absolute value", _ece(RIGHT_CLOSED, gap="(correct[m].mean() - conf[m].mean())")),
+        ("signed gaps", "FAILED", "absolute gap", _ece(RIGHT_CLOSED, gap="(correct[m].mean() - conf[m].mean())")),
         ("in place: probs.clamp_()", "FAILED", "in place", IMPORTS + """
 def my_ece(probs, labels, n_bins):
     probs.clamp_(min=1e-3)
@@ -143,3 +143,12 @@ def gumbel_hard(logits, noise, tau):
 """),
     ],
 }
+
+VARIANTS["probabilities.logit_adjust"].append(
+    ("F.one_hot (torch.nn is forbidden; seen only by reading the code)", "FLAGGED", "torch.nn.functional.one_hot",
+     IMPORTS + """
+def my_logit_adjusted_loss(logits, target, log_prior, tau):
+    z = logits + tau * log_prior
+    lp = z - torch.logsumexp(z, 1, keepdim=True)
+    return -(lp * F.one_hot(target, z.shape[1]).to(z.dtype)).sum(1).mean()
+"""))

@@ -71,13 +71,13 @@ def _ece_variants(probs, labels, n_bins):
                                "(b/M, (b+1)/M], open on the left, closed on the right (floor(c * M) gives [b/M, (b+1)/M))"),
         (per_bin(right_closed, weighted=False), "each bin's gap must be weighted by its share of the samples, |B_b| / N; "
                                                 "a plain mean of the gaps lets a bin of 3 samples count as much as one of 3000"),
-        ((correct.mean() - conf.mean()), "the gap of each bin enters as its absolute value |acc - conf|: with "
-                                         "signed gaps over- and under-confident bins cancel (their weighted sum "
-                                         "is just acc - conf over all samples)"),
         ((correct.mean() - conf.mean()).abs(), "this is |accuracy - mean confidence| over all samples, as if there "
                                                "were a single bin (the same as summing the signed gaps of the bins): "
                                                "take the absolute gap |acc - conf| inside each bin, then sum; otherwise "
                                                "over- and under-confident bins cancel"),
+        ((correct.mean() - conf.mean()), "take the absolute gap |acc - conf| of each bin: with signed gaps, "
+                                         "over- and under-confident bins cancel (their weighted sum is "
+                                         "acc - conf over all samples)"),
     ]
 
 
@@ -333,8 +333,7 @@ def _(answer):
             raise
     if rounded_off is not None:
         label, entry = rounded_off
-        raise Feedback(f"on {label}: the forward value is one-hot only up to rounding (an entry is {entry!r}, "
-                       "printed as 1.0000): the order of operations rounds, (hard + soft) - soft is not exactly hard in "
-                       "float32. Form the zero first, hard + (soft - soft.detach()), or write "
-                       "hard - soft.detach() + soft, as PyTorch does")
+        raise Feedback(f"on {label}: the forward value is one-hot only up to rounding (an entry is {entry!r}): "
+                       "the order of operations, (hard + soft) - soft, rounds. Write hard + (soft - soft.detach()) "
+                       "or, as PyTorch does, hard - soft.detach() + soft")
     return f"one-hot forward and straight-through gradient on {len(cases)} input sets"
