@@ -58,9 +58,12 @@ def notebook_verdict(ex, source: str, spec: dict):
         torch.set_grad_enabled(saved[1])
 
 
-def grader_verdict(ex, source: str, spec: dict):
-    """``(status, message)`` of the grader for a notebook whose one code cell is ``source`` (sandbox off)."""
-    program = extract.answer_program([(0, source)], ex.answer)
+def grader_verdict(ex, source: str, spec: dict, program=None):
+    """``(status, message)`` of the grader for a notebook whose one code cell is ``source`` (sandbox off).
+
+    ``program`` is the answer's extracted code when it is already known (it does not depend on the seed).
+    """
+    program = program or extract.answer_program([(0, source)], ex.answer)
     namespace = {"__name__": "__main__", "__builtins__": builtins}
     saved = torch.get_default_dtype(), torch.is_grad_enabled()
     try:
@@ -98,8 +101,9 @@ def test_notebook_and_grader_agree_on_every_seed(exercise_id):
             problems.append(f"{name}: expected {expected}, the notebook says {notebook}")
         elif words and words not in notebook.message:
             problems.append(f"{name}: the notebook's feedback does not say {words!r}: {notebook}")
+        program = extract.answer_program([(0, source)], ex.answer)
         for seed, spec in plans.items():
-            status, message = grader_verdict(ex, source, spec)
+            status, message = grader_verdict(ex, source, spec, program)
             if status != notebook.status.value:
                 problems.append(f"{name}, grading seed {seed}: the notebook says {notebook} but the grader "
                                 f"[{status}] {message}")
@@ -180,3 +184,17 @@ def test_the_feedback_table_is_current():
 
 if __name__ == "__main__":
     (CORPUS / "README.md").write_text(README_HEAD + feedback_table(), encoding="utf-8")
+
+
+def test_check_in_a_kernel_reads_the_cells_it_ran(monkeypatch):
+    """In IPython, ``check`` reads the answer's code from the kernel's history ``In``, as the grader reads the cells."""
+    import sys
+
+    from course_pkg.homework import check_quietly
+
+    cell = next(s for n, _, _, s in VARIANTS["probabilities.logit_adjust"] if n.startswith("F.one_hot"))
+    answer = _define(cell, "my_logit_adjusted_loss")
+    assert check_quietly("probabilities.logit_adjust", answer).status.value == "PASSED"   # no history: run time only
+    monkeypatch.setattr(sys.modules["__main__"], "In", ["", cell, "check(...)"], raising=False)
+    result = check_quietly("probabilities.logit_adjust", answer)
+    assert result.status.value == "FLAGGED" and "torch.nn.functional.one_hot" in result.message, result

@@ -119,9 +119,8 @@ def my_logit_adjusted_loss(logits, target, log_prior, tau):
     "probabilities.straight_through": [
         ("hard + (soft - soft.detach())", "PASSED", "", _gumbel("hard + (soft - soft.detach())")),
         ("PyTorch's order: hard - soft.detach() + soft", "PASSED", "", _gumbel("hard - soft.detach() + soft")),
-        ("hard.detach() plus a zero with soft's gradient", "PASSED", "",
-         _gumbel("hard.detach() + soft - soft.detach() * 1 + (soft.detach() - soft.detach())" if False else
-                 "torch.where(hard > 0, 1 - soft.detach() + soft, soft - soft.detach())")),
+        ("torch.where: 1 - s + s on the chosen class, s - s elsewhere", "PASSED", "",
+         _gumbel("torch.where(hard > 0, 1 - soft.detach() + soft, soft - soft.detach())")),
         ("hard + soft - soft.detach(): rounds", "FAILED", "order of operations",
          _gumbel("hard + soft - soft.detach()")),
         ("no temperature", "FAILED", "divide by the temperature", IMPORTS + """
