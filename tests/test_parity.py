@@ -198,3 +198,7 @@ def test_check_in_a_kernel_reads_the_cells_it_ran(monkeypatch):
     monkeypatch.setattr(sys.modules["__main__"], "In", ["", cell, "check(...)"], raising=False)
     result = check_quietly("probabilities.logit_adjust", answer)
     assert result.status.value == "FLAGGED" and "torch.nn.functional.one_hot" in result.message, result
+    # The same cell edited into a correct answer and run again: the old text, still in the history, no longer counts.
+    fixed = next(s for n, _, _, s in VARIANTS["probabilities.logit_adjust"] if n == "logsumexp and gather")
+    monkeypatch.setattr(sys.modules["__main__"], "In", ["", cell, fixed, "check(...)"], raising=False)
+    assert check_quietly("probabilities.logit_adjust", _define(fixed, "my_logit_adjusted_loss")).passed

@@ -39,6 +39,7 @@ Example:
 """
 from __future__ import annotations
 
+import ast
 import builtins
 import inspect
 import json
@@ -427,10 +428,22 @@ def static_findings(ex, sources) -> tuple:
 
 
 def notebook_sources() -> list:
-    """The code cells this IPython kernel has run, in order (``In``), or [] outside IPython."""
+    """The code this IPython kernel has run (``In``), each name's latest definition only; [] outside IPython.
+
+    A cell edited and run again stays in the history with its old text, which the saved notebook (what the
+    grader reads) no longer has: a statement is dropped when every name it binds is bound again later.
+    """
+    from course_pkg.homework import extract
+
     main = sys.modules.get("__main__")
     history = getattr(main, "In", None) if main is not None else None
-    return [s for s in history if isinstance(s, str)] if isinstance(history, list) else []
+    if not isinstance(history, list):
+        return []
+    statements = extract._statements(list(enumerate(s for s in history if isinstance(s, str))))
+    bound = [extract.binds(node) for _, node in statements]
+    last = {name: i for i, names in enumerate(bound) for name in names}
+    return [ast.unparse(node) for i, (_, node) in enumerate(statements)
+            if not (bound[i] and all(last[name] > i for name in bound[i]))]
 
 
 def check_answer(ex, answer, spec: dict, *, call=None, sources=None) -> CheckResult:
@@ -451,7 +464,10 @@ def check_answer(ex, answer, spec: dict, *, call=None, sources=None) -> CheckRes
     except Exception:  # unparsable history: the run-time record still counts
         hits, odd = [], []
     uses = forbidden_uses(ex, record)
-    uses += [h for h in hits if not any(u == h or u.startswith(h + ".") or h.startswith(u + ".") for u in uses)]
+    if not uses and hits and result.status is Status.PASSED:   # seen only in the code, not reached at run time
+        return CheckResult(result.exercise, Status.FLAGGED,
+                           f"matches the reference, but the code of `{ex.answer}` (with the cells it uses) "
+                           f"uses {', '.join(hits[:3])}, which this exercise forbids: 0 points when graded")
     result = flag(result, uses)
     if result.status is Status.PASSED and odd:
         result = CheckResult(result.exercise, Status.FLAGGED,
