@@ -41,11 +41,16 @@ def no_numbers(message):
 @pytest.mark.parametrize("answer", [
     good_l2_normalize,
     solution_l2_normalize,
-    lambda x, dim=-1, eps=1e-12: F.normalize(x, dim=dim, eps=max(eps, torch.finfo(x.dtype).tiny)),
 ])
 def test_l2_normalize_correct_answers_pass(answer):
     result = check_quietly("distance.l2_normalize", answer)
     assert result.status is Status.PASSED, result.message
+
+
+def test_l2_normalize_with_the_forbidden_f_normalize_is_flagged():
+    answer = lambda x, dim=-1, eps=1e-12: F.normalize(x, dim=dim, eps=max(eps, torch.finfo(x.dtype).tiny))  # noqa: E731
+    result = check_quietly("distance.l2_normalize", answer)
+    assert result.status is Status.FLAGGED and "torch.nn.functional.normalize" in result.message, result
 
 
 @pytest.mark.parametrize("answer, status", [

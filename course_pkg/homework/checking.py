@@ -9,7 +9,10 @@ with one helpful line:
 * ``FAILED``: it runs but gives a wrong result (the line says what is wrong:
   type, shape, dtype, NaN, which inputs; never the expected values);
 * ``NOT ATTEMPTED``: ``None``, ``...``, or the stub still raising ``NotImplementedError``;
-* ``ERROR``: the student's code raised, or did not return within the time limit.
+* ``ERROR``: the student's code raised, or did not return within the time limit;
+* ``FLAGGED``: it matches the reference but its calls reached a function the exercise forbids
+  (recorded at run time by the grader's own recorder, :class:`course_pkg.homework.probe._Watch`):
+  0 points when graded, so the notebook says so too.
 
 Time limits use ``SIGALRM`` in the main thread (where a Jupyter kernel runs
 cells). After the limit the alarm repeats every 50 ms, so even a loop that
@@ -40,6 +43,7 @@ class Status(str, enum.Enum):
     FAILED = "FAILED"
     NOT_ATTEMPTED = "NOT ATTEMPTED"
     ERROR = "ERROR"
+    FLAGGED = "FLAGGED"        # matches the reference but uses what the exercise forbids: 0 points when graded
 
 
 @dataclass(frozen=True)
@@ -302,6 +306,32 @@ def _first_index(mask: torch.Tensor) -> tuple:
     return tuple(torch.nonzero(mask)[0].tolist()) if mask.dim() else ()
 
 
+_ERROR_HINTS = (
+    ("must match the size of tensor", "two shapes do not line up. A sum, max or logsumexp over a dimension drops it "
+     "unless you pass keepdim=True, and a target of shape (N,) needs target.unsqueeze(1) to line up with the rows "
+     "of an (N, K) tensor"),
+    ("Index tensor must have the same number of dimensions", "gather needs an index with as many dimensions as the "
+     "tensor it reads: keep the reduced dimension (keepdim=True) or unsqueeze the index"),
+    ("out of bounds for dimension", "an index is out of range. x[index] picks whole rows; to pick one entry per row "
+     "use x.gather(1, index.unsqueeze(1)) or x[torch.arange(N), index]"),
+    ("too many indices for tensor", "the tensor has fewer dimensions than the indexing assumes: does the code work "
+     "for a batch (N, K) and not only for one sample?"),
+)
+
+
+def error_hint(err: BaseException) -> str:
+    """What usually causes this PyTorch error in an exercise answer ("" when it is not a known one).
+
+    Example:
+        >>> error_hint(RuntimeError("The size of tensor a (4) must match the size of tensor b (6)"))[:30]
+        'two shapes do not line up. A s'
+    """
+    if not isinstance(err, (RuntimeError, IndexError, ValueError)):
+        return ""
+    text = str(err)
+    return next((hint for marker, hint in _ERROR_HINTS if marker in text), "")
+
+
 def is_unanswered(answer) -> bool:
     """None and ``...`` (Ellipsis) count as not attempted."""
     return answer is None or answer is Ellipsis
@@ -338,6 +368,10 @@ def run_checker(exercise_id: str, checker, answer, *, time_limit: float) -> Chec
     except RecursionError:
         return CheckResult(exercise_id, Status.ERROR, "your code raised RecursionError: does a function call itself forever?")
     except BaseException as err:  # the student's code raised (even SystemExit): report it, never crash
+        hint = error_hint(err)
+        if hint:
+            return CheckResult(exercise_id, Status.ERROR, one_line(
+                f"your code raised {type(err).__name__}: {hint} (PyTorch says: {one_line(err, 120)})"))
         return CheckResult(exercise_id, Status.ERROR, one_line(f"your code raised {_describe_exception(err)}"))
     finally:
         torch.set_grad_enabled(grad_mode)

@@ -39,9 +39,11 @@ Example:
 """
 from __future__ import annotations
 
+import ast
 import builtins
 import inspect
 import json
+import sys
 
 import torch
 
@@ -202,6 +204,18 @@ def _stand_in_value(data):
     return type(safe, (), {"__module__": module or "student"})()
 
 
+IN_PLACE = ("your function changes an input in place (for example `o -= ...`, `o[...] = ...` or a method ending in "
+            "`_` such as `o.sigmoid_()`), which autograd refuses on an input that needs a gradient; the caller's "
+            "tensor must stay as it was: compute on a new tensor")
+_IN_PLACE_ERRORS = ("a leaf Variable that requires grad is being used in an in-place operation",
+                    "modified by an inplace operation", "is being used in an in-place operation")
+
+
+def _in_place_error(error: dict) -> bool:
+    """Is a recorded exception autograd refusing an in-place change (of an input that requires grad)?"""
+    return str(error.get("type")) == "RuntimeError" and any(m in str(error.get("message", "")) for m in _IN_PLACE_ERRORS)
+
+
 class Replay:
     """Stands in for the student's function: each call returns (or raises) what the probe recorded for it."""
 
@@ -253,7 +267,10 @@ class Replay:
         if ended is not None:
             raise ended
         if status == "raised":
-            raise _exception(recorded.get("error") or {})
+            error = recorded.get("error") or {}
+            if _in_place_error(error):
+                raise Verdict(Status.FAILED, IN_PLACE)
+            raise _exception(error)
         if status != "returned":
             raise Verdict(Status.ERROR, "the answer was not checked: the probe stopped before this call")
         modified = recorded.get("modified") or []
@@ -335,3 +352,125 @@ def judge(ex, spec: dict, record: dict) -> tuple:
 def roundtrip(data):
     """``data`` through JSON and back: what the grader reads is exactly what the notebook check used."""
     return json.loads(json.dumps(data))
+
+
+# --------------------------------------------------------------------------- forbidden shortcuts, as the grader sees them
+
+def forbidden_uses(ex, record: dict) -> list:
+    """The forbidden names the answer's calls reached, as feedback names them: ``["torch.logsumexp"]``.
+
+    The same recorder as the grader's (``probe_exercise(watch=True)``) and the same matching
+    (:func:`course_pkg.homework.extract.runtime_uses`). A forbidden module (``course_pkg.transforms``) is
+    shown by the function of it that the answer called (``course_pkg.transforms.scale_to_range``), a
+    method as ``Tensor.name``, and one PyTorch operator reached under several names only once.
+    """
+    from course_pkg.homework import extract
+
+    used = record.get("used") if isinstance(record, dict) else None
+    if not isinstance(used, dict):
+        return []
+    hits = [h.split(" (as aten::", 1)[0] for h in extract.runtime_uses(used, ex.forbidden)]
+    reached = [p for p in used.get("python", []) if isinstance(p, str) and not p.startswith("__main__.")]
+    direct = [p for p in used.get("direct", []) if isinstance(p, str)]
+    def matches(hit, names):
+        canonical = extract._canonical(hit) if not hit.startswith(".") else set()
+        return [p for p in names if (p.rsplit(".", 1)[-1] == hit[1:] if hit.startswith(".") else
+                                     any(p == n or p.startswith(n + ".") for n in canonical))]
+
+    called = [h for h in hits if matches(h, direct)]   # what the answer's own code called, if the record says
+    names, shown = [], []
+    for hit in sorted(set(called or hits), key=lambda h: (h.startswith("."), hits.index(h))):
+        twins = {t for group in extract.ATEN_TWINS.values() if hit in group for t in group}
+        if twins & set(shown):
+            continue
+        shown.append(hit)
+        if hit.startswith("."):
+            name = f"Tensor{hit}"
+        else:
+            inside = matches(hit, reached)
+            exact = hit in inside or any(p in extract._canonical(hit) for p in inside)
+            first = [p for p in direct if p in inside] or sorted(inside, key=len)
+            name = hit if exact or not first else first[0]
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def flag(result: CheckResult, uses: list) -> CheckResult:
+    """A PASSED result becomes FLAGGED when the answer used what the exercise forbids (as the grader scores it).
+
+    Example:
+        >>> flag(CheckResult("multiclass.log_softmax", Status.PASSED, "ok"), ["torch.logsumexp"])
+        [FLAGGED] multiclass.log_softmax: matches the reference, but uses torch.logsumexp, which this exercise forbids: 0 points when graded
+    """
+    if result.status is not Status.PASSED or not uses:
+        return result
+    return CheckResult(result.exercise, Status.FLAGGED,
+                       f"matches the reference, but uses {', '.join(uses[:3])}, which this exercise forbids: "
+                       "0 points when graded")
+
+
+def static_findings(ex, sources) -> tuple:
+    """``(forbidden names, introspection)`` in the code that defines ``ex.answer`` among the cells ``sources``.
+
+    The grader's own reading of a submission (:func:`course_pkg.homework.extract.answer_program` and
+    :func:`~course_pkg.homework.extract.findings`): it names what the recorder cannot see at run time, such as
+    ``F.one_hot`` (a C function PyTorch files under ``torch._C._nn``) where ``torch.nn`` is forbidden.
+    """
+    from course_pkg.homework import extract
+
+    if not sources:
+        return [], []
+    program = extract.answer_program([(i, s) for i, s in enumerate(sources) if isinstance(s, str)], ex.answer)
+    hits, odd = extract.findings(program, ex.forbidden)
+    hits = [h for h in hits if not any(o != h and o.startswith(h + ".") for o in hits)]  # the most specific names
+    return hits, odd
+
+
+def notebook_sources() -> list:
+    """The code this IPython kernel has run (``In``), each name's latest definition only; [] outside IPython.
+
+    A cell edited and run again stays in the history with its old text, which the saved notebook (what the
+    grader reads) no longer has: a statement is dropped when every name it binds is bound again later.
+    """
+    from course_pkg.homework import extract
+
+    main = sys.modules.get("__main__")
+    history = getattr(main, "In", None) if main is not None else None
+    if not isinstance(history, list):
+        return []
+    statements = extract._statements(list(enumerate(s for s in history if isinstance(s, str))))
+    bound = [extract.binds(node) for _, node in statements]
+    last = {name: i for i, names in enumerate(bound) for name in names}
+    return [ast.unparse(node) for i, (_, node) in enumerate(statements)
+            if not (bound[i] and all(last[name] > i for name in bound[i]))]
+
+
+def check_answer(ex, answer, spec: dict, *, call=None, sources=None) -> CheckResult:
+    """The notebook's check of ``answer`` on the plan ``spec``: probe (watched, as in the grader), judge, flag.
+
+    ``sources`` are the notebook's code cells (default: the kernel's history): the answer's code is read as
+    the grader reads it, so an answer the grader flags is flagged here too. A time-out while the machine was
+    too busy to run the answer is tried again with a longer limit.
+    """
+    for _ in range(3):
+        record = roundtrip(probe.probe_exercise(answer, spec, call=call, watch=True))
+        result, _notes = judge(ex, spec, record)
+        if "timed out under load" not in result.message:
+            break
+        spec = {**spec, "time_limit": spec["time_limit"] * 4}
+    try:
+        hits, odd = static_findings(ex, notebook_sources() if sources is None else sources)
+    except Exception:  # unparsable history: the run-time record still counts
+        hits, odd = [], []
+    uses = forbidden_uses(ex, record)
+    if not uses and hits and result.status is Status.PASSED:   # seen only in the code, not reached at run time
+        return CheckResult(result.exercise, Status.FLAGGED,
+                           f"matches the reference, but the code of `{ex.answer}` (with the cells it uses) "
+                           f"uses {', '.join(hits[:3])}, which this exercise forbids: 0 points when graded")
+    result = flag(result, uses)
+    if result.status is Status.PASSED and odd:
+        result = CheckResult(result.exercise, Status.FLAGGED,
+                             f"matches the reference, but its code uses {', '.join(odd[:3])}, which a person must "
+                             "read before it counts: 0 points when graded until then")
+    return result

@@ -28,8 +28,13 @@ mechanical:
    ``.backward()`` through its result as usual: the cotangents are recorded too.
 4. Nothing else changes: ``Feedback`` messages, tolerances, ``callable(answer)`` tests and
    ``try: answer(...) except Exception`` for answers that must refuse an input all work on the
-   replay. In-place modification of an input, a fresh torch state (float32 default dtype,
-   gradients on) and time-outs under load are handled for every check.
+   replay. In-place modification of an input (also when autograd refuses it), a fresh torch state
+   (float32 default dtype, gradients on), time-outs under load, hints for the usual shape and index
+   errors (:func:`course_pkg.homework.checking.error_hint`) and forbidden shortcuts (FLAGGED, in the
+   notebook as in the grader) are handled for every check.
+5. Add the exercise's answer variants to ``tests/parity_corpus/<chapter>.py``: at least three correct
+   formulations, the forbidden shortcuts and the typical mistakes; ``tests/test_parity.py`` checks that
+   the notebook and the grader agree on them on every seed.
 
 ``tests/test_homework_core.py::test_every_chapter_module_loads_and_registers_valid_ids`` and
 ``test_every_registered_check_survives_junk`` cover a converted module; add the chapter's own

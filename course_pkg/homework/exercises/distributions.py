@@ -134,10 +134,9 @@ def _diagnose_float32_floor(answer, label, args) -> None:
         return
     got, expected, with_eps32 = got.detach(), gaussian_nll(*args), gaussian_nll(*args, eps=eps32)
     if not torch.isclose(got, expected, rtol=1e-10, atol=0) and torch.isclose(got, with_eps32, rtol=1e-12, atol=0):
-        raise Feedback(f"on {label}: your floor is a float32 constant: torch.tensor(1e-6) is float32, where 1e-6 "
-                       "rounds to 9.99999997e-07, and in a float64 loss that floor shows; make the constant in "
-                       "the input's dtype (torch.tensor(1e-6, dtype=var.dtype)) or pass a Python float "
-                       "(var.clamp(min=1e-6))")
+        raise Feedback(f"on {label}: your floor is a float32 constant: torch.tensor(1e-6) is float32 (1e-6 "
+                       "rounds to 9.99999997e-07), which shows in a float64 loss; use the input's dtype, "
+                       "torch.tensor(1e-6, dtype=var.dtype), or var.clamp(min=1e-6)")
 
 
 @exercise("distributions.gaussian_nll", reference=gaussian_nll, answer="my_gaussian_nll", time_limit=10,

@@ -86,6 +86,10 @@ def _check_scalar_loss(answer):
         value = out.detach().double()
         if bool(torch.isclose(value, len(target) * mean, rtol=1e-4)):
             raise Feedback("the loss is the sum over the batch (N times the mean); return the mean over the batch")
+        every = -log_softmax(logits.double(), dim=1)[:, target].mean()
+        if bool(torch.isclose(value, every, rtol=1e-4)) and not bool(torch.isclose(value, mean, rtol=1e-4)):
+            raise Feedback("lp[:, target] takes every sample's target in every row (an (N, N) table); pick one entry "
+                           "per row with lp.gather(1, target.unsqueeze(1)) or lp[torch.arange(N), target]")
 
 
 @exercise("multiclass.cross_entropy", reference=_cross_entropy_ref, answer="my_cross_entropy", time_limit=5,

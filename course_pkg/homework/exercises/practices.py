@@ -11,7 +11,7 @@ def _multiclass_cases():
     g = case_generator(71)
     return [
         ("random logits of shape (8, 5)", torch.randn(8, 5, generator=g)),
-        ("logits ±1000", torch.tensor([[1000.0, 0.0, -1000.0], [-1000.0, -1000.0, 1000.0]])),
+        ("logits ±1000 and 0", torch.tensor([[1000.0, 0.0, -1000.0], [-1000.0, -1000.0, 1000.0]])),
         ("tied logits", torch.tensor([[1.0, 3.0, 3.0, 0.0], [2.0, 2.0, 2.0, 2.0], [0.0, 5.0, 1.0, 5.0]])),
         ("a batch of one sample", torch.randn(1, 4, generator=g) * 3),
         ("float64 logits", torch.randn(6, 7, generator=g, dtype=torch.float64) * 10),

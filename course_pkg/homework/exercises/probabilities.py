@@ -75,6 +75,9 @@ def _ece_variants(probs, labels, n_bins):
                                                "were a single bin (the same as summing the signed gaps of the bins): "
                                                "take the absolute gap |acc - conf| inside each bin, then sum; otherwise "
                                                "over- and under-confident bins cancel"),
+        ((correct.mean() - conf.mean()), "take the absolute gap |acc - conf| of each bin: with signed gaps, "
+                                         "over- and under-confident bins cancel (their weighted sum is "
+                                         "acc - conf over all samples)"),
     ]
 
 
@@ -143,6 +146,15 @@ def _plain_ce(z, target):
     return -(z - torch.logsumexp(z, dim=1, keepdim=True)).gather(1, target.unsqueeze(1)).mean()
 
 
+_EVERY_TARGET = ("lp[:, target] takes every sample's target in every row (an (N, N) table); pick one entry per "
+                 "row with lp.gather(1, target.unsqueeze(1)) or lp[torch.arange(N), target]")
+
+
+def _every_target(z, target):
+    """The mean of ``-lp[:, target]``, the (N, N) table that indexing with a whole target vector gives."""
+    return -(z - torch.logsumexp(z, dim=1, keepdim=True))[:, target].mean()
+
+
 def _logit_adjust_variants(logits, target, log_prior, tau):
     z, lp = logits.detach().double(), log_prior.double()
     row = lp[target].unsqueeze(1)
@@ -158,6 +170,7 @@ def _logit_adjust_variants(logits, target, log_prior, tau):
         (_plain_ce(z + tau * lp.exp(), target), "add the *log* prior (log_prior is already a logarithm; do not "
                                                 "exponentiate it)"),
         (_plain_ce(z + tau * lp, target) * z.shape[0], "average over the batch (mean), do not sum"),
+        (_every_target(z + tau * lp, target), _EVERY_TARGET),
     ]
 
 
@@ -320,7 +333,7 @@ def _(answer):
             raise
     if rounded_off is not None:
         label, entry = rounded_off
-        raise Feedback(f"on {label}: the forward value is one-hot only up to rounding (an entry is {entry!r}, "
-                       "printed as 1.0000): (hard + soft) - soft rounds. Form the zero first, "
-                       "hard + (soft - soft.detach()), or write hard - soft.detach() + soft, as PyTorch does")
+        raise Feedback(f"on {label}: the forward value is one-hot only up to rounding (an entry is {entry!r}): "
+                       "the order of operations, (hard + soft) - soft, rounds. Write hard + (soft - soft.detach()) "
+                       "or, as PyTorch does, hard - soft.detach() + soft")
     return f"one-hot forward and straight-through gradient on {len(cases)} input sets"

@@ -128,8 +128,11 @@ def _(answer):
     _prob_above_mistakes(answer)
     cases = [
         ("random float32 outputs, at=0, temperature=1", (torch.randn(4, 3, generator=g), 0.0, 1.0)),
-        ("outputs ±1000, at=0.5, temperature=1", (torch.tensor([-1000.0, 0.0, 0.5, 1000.0]), 0.5, 1.0)),
-        ("a small temperature 0.05, at=-1", (torch.randn(6, generator=g) - 1, -1.0, 0.05)),
+        ("outputs -1000, 0, 0.5 and 1000, at=0.5, temperature=1", (torch.tensor([-1000.0, 0.0, 0.5, 1000.0]), 0.5, 1.0)),
+        # float64: at (o - at)/T ~ 10 a float32 sigmoid' (or tanh') keeps only ~3 digits, whichever correct
+        # formula (sigmoid, 1 - sigmoid((at - o)/T), the tanh identity) a student writes; float64 keeps ~12.
+        ("float64 outputs, a small temperature 0.05, at=-1",
+         (torch.randn(6, generator=g, dtype=torch.float64) - 1, -1.0, 0.05)),
         ("float64 outputs, at=2, temperature=3", (torch.randn(5, generator=g, dtype=torch.float64) * 4, 2.0, 3.0)),
     ]
     return check_function(answer, soft_threshold, cases, atol=1e-6, rtol=1e-5, grad=True)
