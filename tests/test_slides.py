@@ -5,7 +5,8 @@ Every deck present in ``slides/`` is tested, and every chapter of ``_toc.yml`` m
 12-20 slides, every slide a heading and at least 5 words outside headings, code and math; speaker notes in plain
 words (no TeX); every figure reference resolves to an image of the chapter's executed notebook; one slide per
 exercise with the book's number (``exercise_label``) and no solution text (``instructor_kit.solution_snippets``);
-a slide for each of the chapter's misconception boxes; the seeds' errors (REFERENCE.md) only on a misconception
+a slide for each of the chapter's misconception boxes; every number on a slide or in a note is one the chapter prints
+or writes; the seeds' errors (REFERENCE.md) only on a misconception
 slide, which corrects them; the built deck is the current rendering of its source. In Chromium, at the deck's
 1280x720 slide size: reveal.js and MathJax run offline with no error, no raw TeX is left on a slide, nothing
 overflows a slide, each figure is at least 60% of the slide width, code is set in a monospace font; screenshots of
