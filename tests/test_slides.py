@@ -5,7 +5,8 @@ Every deck present in ``slides/`` is tested, and every chapter of ``_toc.yml`` m
 12-20 slides, every slide a heading and at least 5 words outside headings, code and math; speaker notes in plain
 words (no TeX); every figure reference resolves to an image of the chapter's executed notebook; one slide per
 exercise with the book's number (``exercise_label``) and no solution text (``instructor_kit.solution_snippets``);
-a slide for each of the chapter's misconception boxes; the seeds' errors (REFERENCE.md) only on a misconception
+a slide for each of the chapter's misconception boxes; every number on a slide or in a note is one the chapter prints
+or writes; the seeds' errors (REFERENCE.md) only on a misconception
 slide, which corrects them; the built deck is the current rendering of its source. In Chromium, at the deck's
 1280x720 slide size: reveal.js and MathJax run offline with no error, no raw TeX is left on a slide, nothing
 overflows a slide, each figure is at least 60% of the slide width, code is set in a monospace font; screenshots of
@@ -322,3 +323,137 @@ def test_deck_in_the_browser(server, browser, name):
         assert not problems, "\n".join(problems)
     finally:
         context.close()
+
+
+# ----------------------------------------------------------------------------------------------- the numbers
+
+# A number as written on a slide or in a chapter: an optional sign (ASCII or Unicode minus, not after a letter,
+# digit or closing bracket, so that "3-5" and "x-1" are not negative), digits with optional thousands commas, a
+# decimal part, and an exponent written "e+04", "e-3" or "× 10^{4}" / "× 10⁴" / "\times 10^{-4}".
+_SUPER = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
+NUMBER = re.compile(
+    r"(?<![\w.)\]}])(?P<sign>[-−])?(?<![\w.])"
+    r"(?P<mant>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+|\d+)(?![\w.]*\d)?"
+    r"(?P<exp>[eE][-+−]?\d+|\s*(?:×|\\times|\\cdot|·)\s*10\s*(?:\^\{?[-−+]?\d+\}?|[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+))?"
+    r"(?P<pct>\s*(?:%|\\%))?")
+# Numbers that are not measurements: exercise, chapter and section numbers, and years.
+NOT_A_MEASUREMENT = re.compile(r"(Exercises?|Chapters?|chapters?|Sections?|sections?|§|Figure|figure)\s*$")
+
+
+def _number_value(m: re.Match) -> float:
+    mant = float(m["mant"].replace(",", ""))
+    exp = m["exp"] or ""
+    if exp:
+        if exp[0] in "eE":
+            mant *= 10.0 ** int(exp[1:].replace("−", "-"))
+        else:
+            power = re.search(r"[-−+]?\d+\}?$|[⁻⁺]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+$", exp.strip()).group(0).rstrip("}")
+            mant *= 10.0 ** int(power.translate(_SUPER).replace("−", "-"))
+    return -mant if m["sign"] else mant
+
+
+def numbers_in(text: str) -> set[float]:
+    """Every number written in a text, as values (so ``1.19e+04``, ``11,900`` and ``1.19 × 10⁴`` are one number,
+    and ``−0.5`` equals ``-0.5``)."""
+    found = set()
+    for m in NUMBER.finditer(text):
+        value = _number_value(m)
+        found.add(round(value, 12))
+        if m["pct"]:  # 87.5% is also the fraction 0.875
+            found.add(round(value / 100, 12))
+    return found
+
+
+def stated_numbers(text: str) -> list[tuple[str, float]]:
+    """The numbers a slide or note states, as (as written, value): decimals, numbers in scientific form and
+    integers of 3+ digits, outside fenced code blocks; exercise/chapter/section numbers and years left out."""
+    text = re.sub(r"^(```|~~~).*?^\1\s*$", " ", text, flags=re.M | re.S)
+    text = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", text)  # a figure's file name is no number
+    out = []
+    for m in NUMBER.finditer(text):
+        mant = m["mant"].replace(",", "")
+        if "." not in mant and not m["exp"] and len(mant) < 3:
+            continue
+        if NOT_A_MEASUREMENT.search(text[:m.start()]):
+            continue
+        if "." not in mant and not m["exp"] and len(mant) == 4 and 1900 <= int(mant) <= 2099:
+            continue
+        out.append((m.group(0).strip(), _number_value(m)))
+    return out
+
+
+def chapter_text(path: Path) -> str:
+    """Everything a chapter writes or prints: its markdown and code sources and its stored outputs (stream text,
+    plain-text and HTML results, error messages); for the summary page (``.md``) its text."""
+    if path.suffix == ".md":
+        return path.read_text(encoding="utf-8")
+    pieces = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        pieces.append(cell.source)
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                pieces.append(out["text"])
+            for mime in ("text/plain", "text/html", "text/markdown", "text/latex"):
+                if mime in out.get("data", {}):
+                    pieces.append(out["data"][mime])
+            if "traceback" in out:
+                pieces.append("\n".join(out["traceback"]))
+    return "\n".join(pieces)
+
+
+def numbers_not_in_chapter(deck: Path, chapter: Path) -> list[str]:
+    """Every number a deck states (slides and notes) that its chapter neither prints nor writes: 'slide n: 0.87'."""
+    known = numbers_in(chapter_text(chapter))
+    missing = []
+    for slide in kit.parse_deck(deck):
+        for text in (*[t for _, t in slide["parts"]], *slide["notes"]):
+            for written, value in stated_numbers(text):
+                if round(value, 12) not in known:
+                    missing.append(f"slide {slide['index']}: {written}")
+    return missing
+
+
+def chapter_of(name: str) -> Path:
+    return next(p for p in (chapter_master(name), ROOT / "book" / f"{name}.md") if p.exists())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_number_on_a_deck_is_the_chapters(name):
+    missing = numbers_not_in_chapter(kit.DECK_SOURCES / f"{name}.ipynb", chapter_of(name))
+    assert not missing, f"{name}: numbers the chapter neither prints nor writes: {missing}"
+
+
+def test_the_number_check_reads_numbers_as_values_and_fails_on_a_changed_output(tmp_path):
+    same = numbers_in("1.19e+04 and 11,900 and 1.19 × 10⁴ and $1.19 \\times 10^{4}$")
+    assert same == {11900.0}
+    assert numbers_in("−0.25") == numbers_in("-0.25") == {-0.25} and numbers_in("x-1 and 3-5") == {1.0, 3.0, 5.0}
+    assert numbers_in("87.5%") == {87.5, 0.875}
+    assert [v for _, v in stated_numbers("Exercise 5.2, chapter 11, 2024, 0.5, 12, 512, 1e-3\n```\nx = 0.25\n```")] \
+        == [0.5, 512.0, 0.001]
+    # A scratch copy of chapter 5 with one printed number changed (one that its deck states and that the chapter
+    # writes nowhere else): the check must then report the deck's copy of that number.
+    name = "05_binary_classification"
+    deck, chapter = kit.DECK_SOURCES / f"{name}.ipynb", chapter_master(name)
+    assert numbers_not_in_chapter(deck, chapter) == []
+    stated = {v for s in kit.parse_deck(deck) for t in (*[t for _, t in s["parts"]], *s["notes"])
+              for _, v in stated_numbers(t)}
+    counts: dict = {}
+    for m in NUMBER.finditer(chapter_text(chapter)):
+        counts[round(_number_value(m), 12)] = counts.get(round(_number_value(m), 12), 0) + 1
+    nb = nbformat.read(chapter, as_version=4)
+    changed = None
+    for out in (o for c in nb.cells for o in c.get("outputs", []) if "text" in o):
+        for m in NUMBER.finditer(out["text"]):
+            value = round(_number_value(m), 12)
+            if "." in m["mant"] and value in stated and counts[value] == 1:
+                digit = "1" if m["mant"][-1] != "1" else "2"
+                out["text"] = out["text"][:m.end("mant") - 1] + digit + out["text"][m.end("mant"):]
+                changed = m.group(0).strip()
+                break
+        if changed:
+            break
+    assert changed, "no printed decimal of chapter 5 that its deck states is printed only once"
+    scratch = tmp_path / chapter.name
+    nbformat.write(nb, scratch)
+    missing = numbers_not_in_chapter(deck, scratch)
+    assert [m.split(": ", 1)[1] for m in missing] == [changed] * len(missing) and missing, (changed, missing)

@@ -847,12 +847,12 @@ SLIDES_CSS = """
 .reveal .equation { font-size: 0.95em; margin: 0.35em 0; text-align: center; }
 .reveal .figure { text-align: center; margin: 0.2em 0 0; }
 .reveal .figure img { width: 100%; height: auto; margin: 0; border: 0; box-shadow: none; background: #fff; }
-.reveal pre { width: 100%; box-shadow: none; margin: 0.4em 0; font-size: 0.62em; }
+.reveal pre { width: 100%; box-shadow: none; margin: 0.4em 0; font-size: 0.72em; }
 .reveal pre code { font-family: "DejaVu Sans Mono", Menlo, Consolas, "Liberation Mono", monospace;
                    max-height: none; padding: 0.5em 0.7em; background: #f4f5f7; color: #1f2328; line-height: 1.35; }
 .reveal code { font-family: "DejaVu Sans Mono", Menlo, Consolas, "Liberation Mono", monospace; font-size: 0.88em;
                color: #1d3f73; }
-.reveal pre code { color: #1f2328; }
+.reveal pre code { color: #1f2328; font-size: 1em; }  /* 0.72 x 30 px: code at about 21 px on a 1280x720 slide */
 .reveal .misconception { border-left: 8px solid #c0392b; background: #fdf2f0; padding: 0.3em 0.9em; }
 .reveal .misconception-slide h2 { color: #8e2a1f; }
 .reveal blockquote { width: auto; margin: 0.4em 0; padding: 0.3em 0.8em; box-shadow: none; font-style: normal;
