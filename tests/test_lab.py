@@ -28,6 +28,19 @@ def test_prepare_copies_new_notebooks_and_keeps_the_learners(tmp_path):
     assert mine in kept and mine.read_text() == "my answers"
 
 
+def test_prepare_only_copies_and_says_where_to_start(tmp_path, capsys):
+    assert lab.main(["--work", str(tmp_path / "work"), "--prepare-only"]) == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "work" / "03_regression.ipynb").exists()
+    assert "Start with 00_pytorch_essentials.ipynb if PyTorch is new to you" in out
+    assert "otherwise with 01_why_transform_outputs.ipynb" in out and "Ctrl-C" in out
+
+
+def test_start_hint_without_a_primer(tmp_path):
+    (tmp_path / "01_a.ipynb").write_text("{}")
+    assert lab.start_hint(tmp_path).startswith("Start with 01_a.ipynb;")
+
+
 def test_prepare_refuses_a_file_where_the_folder_goes(tmp_path):
     (tmp_path / "work").write_text("")
     with pytest.raises(NotADirectoryError, match="work must be a folder"):

@@ -39,6 +39,24 @@ def prepare(student: Path = ROOT / "student", work: Path = ROOT / "work") -> tup
     return copied, kept
 
 
+def start_hint(work: Path) -> str:
+    """Where a learner starts: the primer (chapter 00) when PyTorch is new, else chapter 01; and how to stop.
+
+    Example:
+        >>> start_hint(ROOT / "student")[:36]
+        'Start with 00_pytorch_essentials.ipy'
+    """
+    names = sorted(p.name for p in Path(work).glob("*.ipynb"))
+    primer = next((n for n in names if n.startswith("00_")), None)
+    first = next((n for n in names if n.startswith("01_")), None)
+    if primer and first:
+        where = f"Start with {primer} if PyTorch is new to you, otherwise with {first}"
+    else:
+        where = f"Start with {(primer or first or 'the first notebook')}"
+    return (f"{where}; run each notebook top to bottom (Run > Run All Cells). "
+            "Stop JupyterLab with Ctrl-C in this terminal.")
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
@@ -48,6 +66,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
     copied, kept = prepare(work=args.work)
     print(f"{args.work}: {len(copied)} new notebook(s) copied from student/, {len(kept)} of yours kept as they are")
+    print(start_hint(args.work))
     if args.prepare_only:
         return 0
     lab = Path(sys.executable).with_name("jupyter-lab")
