@@ -164,7 +164,7 @@ def feedback_table() -> str:
 
 README_HEAD = """# Parity corpus
 
-One module per chapter (`ch02.py` ... `ch11.py`), each with `VARIANTS`: for every auto-checked exercise, answer
+One module per chapter (`ch00.py` ... `ch11.py`), each with `VARIANTS`: for every auto-checked exercise, answer
 variants as a student writes them (at least three correct formulations, the forbidden shortcuts, the typical
 mistakes), each with the verdict that a notebook's `check` and the grader must both give on every seed, and words
 its feedback must contain. `tests/test_parity.py` runs them (the notebook's check on seed 0's inputs, the grader's

@@ -51,9 +51,15 @@ def test_bundle_has_gradescopes_layout(bundle):
     torch_pin = next(line for line in (ROOT / "requirements.txt").read_text().splitlines() if line.startswith("torch=="))
     assert "+cpu" in torch_pin and "requirements.txt" in setup and "download.pytorch.org/whl/cpu" in setup
     assert all(f" {p}" in setup for p in platforms.GRADER_PACKAGES) and platforms.PREBUILT_ENV in setup
-    # nothing of the master but its check calls and Colab cell: no markdown, no solution code
-    assert all(c.cell_type == "code" for c in master.cells)
+    # nothing of the master but its check calls, its Colab cell and an empty directive per exercise (so the
+    # bundle numbers exercises as the book does): no prose, no solution code
+    assert all(c.cell_type == "code" or re.fullmatch(r"```\{exercise\}\n(:label: [\w-]+\n)?```", c.source)
+               for c in master.cells)
     assert len([c for c in master.cells if c.source.startswith("check(")]) == 3
+    assert len([c for c in master.cells if c.cell_type == "markdown"]) == 4     # chapter 5 has four exercises
+    numbers = registry.chapter_exercises(master, "05_binary_classification.ipynb")
+    assert {i: ex["number"] for ex in numbers for i in ex["ids"]} == {
+        "binary.bce_with_logits": "5.1", "binary.fixed_loss": "5.2", "binary.predict_labels": "5.4"}
 
 
 def test_bundles_are_reproducible(bundle, tmp_path):

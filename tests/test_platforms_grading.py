@@ -293,8 +293,8 @@ def test_check_in_the_notebook_prints_the_same_lines(folder_grades):
                     exec(compile(cell.source, "<cell>", "exec"), namespace)
                 except Exception:
                     pass  # as in a notebook: the next cell still runs
-        printed = {line.split("]", 1)[1].split(":", 1)[0].strip(): line for line in out.getvalue().splitlines()
-                   if line.startswith("[")}
+        printed = {line.split("]", 1)[1].split(":", 1)[0].split(" (Exercise ")[0].strip(): line
+                   for line in out.getvalue().splitlines() if line.startswith("[")}
         expected = folder_lines(folder_grades[name])
         assert printed, name
         for ex, line in printed.items():

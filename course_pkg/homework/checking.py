@@ -46,6 +46,21 @@ class Status(str, enum.Enum):
     FLAGGED = "FLAGGED"        # matches the reference but uses what the exercise forbids: 0 points when graded
 
 
+def feedback_line(exercise_id: str, status: str, message: str = "") -> str:
+    """The one line a check prints, in the notebook and in every grade report: ``[STATUS] id (Exercise N.k): message``
+    (the book's numbering, :func:`course_pkg.homework.registry.exercise_number`; an unknown id shows alone).
+
+    Example:
+        >>> feedback_line("regression.scale_to_range", "PASSED", "matches the reference")
+        '[PASSED] regression.scale_to_range (Exercise 3.1): matches the reference'
+    """
+    from course_pkg.homework.registry import exercise_number
+
+    number = exercise_number(exercise_id)
+    name = f"{exercise_id} (Exercise {number})" if number else exercise_id
+    return f"[{status}] {name}" + (f": {message}" if message else "")
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """Outcome of one check: the exercise id, a status and one line of feedback."""
@@ -59,11 +74,7 @@ class CheckResult:
         return self.status is Status.PASSED
 
     def __str__(self) -> str:
-        from course_pkg.homework.registry import exercise_number  # the book's numbering: "(Exercise 5.2)"
-
-        number = exercise_number(self.exercise)
-        name = f"{self.exercise} (Exercise {number})" if number else self.exercise
-        return f"[{self.status.value}] {name}" + (f": {self.message}" if self.message else "")
+        return feedback_line(self.exercise, self.status.value, self.message)
 
     __repr__ = __str__
 

@@ -47,6 +47,7 @@ import nbformat
 
 from course_pkg.homework import grading, sandbox
 from course_pkg.homework import registry
+from course_pkg.homework.checking import feedback_line
 from course_pkg.homework.student import BOOK, COLAB_TAG, ROOT, split_blocks
 
 STUDENT = ROOT / "student"
@@ -81,16 +82,6 @@ def exercise_name(exercise_id: str, labels: dict) -> str:
     """
     label = labels.get(exercise_id)
     return f"{label} ({exercise_id})" if label else exercise_id
-
-
-def feedback_line(exercise_id: str, status: str, message: str) -> str:
-    """The line ``check`` prints in the notebook: ``[STATUS] id: message``.
-
-    Example:
-        >>> feedback_line("regression.fixed_mse", "PASSED", "matches the reference on 4 input sets")
-        '[PASSED] regression.fixed_mse: matches the reference on 4 input sets'
-    """
-    return f"[{status}] {exercise_id}" + (f": {message}" if message else "")
 
 
 # --------------------------------------------------------------------------- the sandbox where bubblewrap cannot run
@@ -293,13 +284,26 @@ def resolve(chapter: str) -> str:
 
 
 def trimmed_master(chapter: str) -> nbformat.NotebookNode:
-    """What the grader reads of a master notebook and nothing else: its Colab set-up cell and one
-    ``check(id, answer)`` cell per check, in order. No solution, no prose."""
+    """What the grader reads of a master notebook and nothing else: its Colab set-up cell, one empty
+    ``{exercise}`` directive (its label only) per exercise, so that the bundle numbers exercises as the book does
+    (:func:`course_pkg.homework.registry.chapter_exercises`), and one ``check(id, answer)`` cell per check, in
+    order. No solution, no prose."""
     ch = chapters_with_checks()[chapter]
+    answers = dict(ch.exercises)
+    master = BOOK / f"{chapter}.ipynb"
     nb = nbformat.v4.new_notebook()
     if ch.colab:
         nb.cells.append(nbformat.v4.new_code_cell(ch.colab, metadata={"tags": [COLAB_TAG, "remove-cell"]}))
-    nb.cells += [nbformat.v4.new_code_cell(f"check({ex!r}, {answer})") for ex, answer in ch.exercises]
+    placed = set()
+    for ex in registry.chapter_exercises(nbformat.read(master, as_version=4), master.name):
+        label = f":label: {ex['label']}\n" if ex["label"] else ""
+        nb.cells.append(nbformat.v4.new_markdown_cell(f"```{{exercise}}\n{label}```"))
+        for exercise_id in ex["ids"]:
+            if exercise_id in answers and exercise_id not in placed:
+                nb.cells.append(nbformat.v4.new_code_cell(f"check({exercise_id!r}, {answers[exercise_id]})"))
+                placed.add(exercise_id)
+    nb.cells += [nbformat.v4.new_code_cell(f"check({ex!r}, {answer})") for ex, answer in ch.exercises
+                 if ex not in placed]
     for i, cell in enumerate(nb.cells):
         cell.id = f"cell-{i}"  # not random: the same sources give the same bundle
     return nb

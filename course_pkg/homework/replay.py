@@ -401,7 +401,7 @@ def flag(result: CheckResult, uses: list) -> CheckResult:
 
     Example:
         >>> flag(CheckResult("multiclass.log_softmax", Status.PASSED, "ok"), ["torch.logsumexp"])
-        [FLAGGED] multiclass.log_softmax: matches the reference, but uses torch.logsumexp, which this exercise forbids: 0 points when graded
+        [FLAGGED] multiclass.log_softmax (Exercise 6.1): matches the reference, but uses torch.logsumexp, which this exercise forbids: 0 points when graded
     """
     if result.status is not Status.PASSED or not uses:
         return result

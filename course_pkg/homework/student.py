@@ -5,7 +5,7 @@
 
 A master notebook marks each exercise's solution with MyST gated directives::
 
-    ```{exercise}              <- kept, as a bold "Exercise 5.2 (label)" paragraph (chapter 5, 2nd exercise)
+    ```{exercise}              <- kept, as a bold "Exercise 5.2" paragraph (chapter 5, 2nd exercise)
     :label: ex-regression-scale-to-range
     ...
     ```
@@ -294,13 +294,27 @@ def convert_roles(text: str, bib: dict) -> str:
     return _ROLE.sub(repl, text)
 
 
+_PAGE_LINK = re.compile(r"\]\((?!\w+:)(?:\./)?([\w-]+)\.md(#[^)\s]*)?\)")
+
+
+def _site_links(line: str) -> str:
+    """A link to a page of the book that is not a notebook (``glossary.md``, ``references.md``) points at the
+    published site: student notebooks sit next to each other, not next to those pages.
+
+    Example:
+        >>> _site_links("see the [glossary](glossary.md) and [chapter 3](03_regression.ipynb)").count("https://")
+        1
+    """
+    return _PAGE_LINK.sub(lambda m: f"]({site_url()}book/{m[1]}.html{m[2] or ''})", line)
+
+
 def _convert_text_lines(lines: list, bib: dict) -> list:
     out = []
     for line in lines:
         if re.match(r"^\s*\([\w.:-]+\)=\s*$", line) or re.match(r"^%", line) or line.strip() == "+++":
             continue  # MyST targets, comments and block breaks
         line = re.sub(r"^(\s*\$\$)\s*\([\w.:-]+\)\s*$", r"\1", line)  # $$ (label)
-        out.append(convert_roles(line, bib))
+        out.append(_site_links(convert_roles(line, bib)))
     return out
 
 
@@ -343,9 +357,8 @@ class _Converter:
             body.pop()
         if name in ("exercise", "exercise-start"):
             self.exercise_number += 1
-            label = b.options.get("label", "")
             number = f"{self.chapter}.{self.exercise_number}" if self.chapter is not None else str(self.exercise_number)
-            head = f"**Exercise {number}" + (f" ({label})" if label else "") + "**"
+            head = f"**Exercise {number}**"     # as the site shows it (the MyST label is the book's, not the reader's)
             if b.arg:
                 head += f" {convert_roles(b.arg, self.bib)}"
             return [head, ""] + body
