@@ -13,6 +13,7 @@ same numbers. A page without a number prefix (the welcome page, the summary) kee
 """
 from __future__ import annotations
 
+import copy
 import re
 
 
@@ -21,21 +22,36 @@ def chapter_of(docname: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def restore(app, env) -> list:
+    """Before Sphinx assigns figure numbers again: put back the numbers it assigned last time, so that its
+    comparison (which pages need writing again) sees only its own numbers, not the renumbered ones. Otherwise
+    every build would find every chapter "changed" and save the environment again, which the instructor kit's
+    builds (run side by side from the site build) must never do."""
+    original = getattr(env, "course_sphinx_fignumbers", None)
+    if original is not None:
+        env.toc_fignumbers = original
+    return []
+
+
 def renumber(app, env) -> list:
-    changed = []
+    """Rewrite each chapter's exercise numbers; return the pages whose numbers differ from the last build's."""
+    env.course_sphinx_fignumbers = copy.deepcopy(env.toc_fignumbers)
+    previous = getattr(env, "course_exercise_numbers", {})
+    current, changed = {}, []
     for docname, numbers in env.toc_fignumbers.items():
         exercises = numbers.get("exercise")
         chapter = chapter_of(docname)
         if not exercises or chapter is None:
             continue
         in_order = sorted(exercises, key=lambda ident: exercises[ident])   # page order, as Sphinx counted them
-        renumbered = {ident: (chapter, k) for k, ident in enumerate(in_order, start=1)}
-        if renumbered != exercises:
-            numbers["exercise"] = renumbered
+        numbers["exercise"] = current[docname] = {ident: (chapter, k) for k, ident in enumerate(in_order, start=1)}
+        if previous.get(docname) != current[docname]:
             changed.append(docname)
+    env.course_exercise_numbers = current
     return changed
 
 
 def setup(app):
-    app.connect("env-get-updated", renumber, priority=900)   # after Sphinx's TocTreeCollector (priority 500)
+    app.connect("env-get-updated", restore, priority=100)    # before Sphinx's TocTreeCollector (priority 500)
+    app.connect("env-get-updated", renumber, priority=900)   # after it
     return {"parallel_read_safe": True, "parallel_write_safe": True}
