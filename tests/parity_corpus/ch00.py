@@ -1,5 +1,4 @@
-"""Chapter 0, PyTorch essentials: answer variants with the verdict they must get (see ``__init__.py``).
-(tests/test_homework_essentials.py has more variants per exercise; these are the ones both paths must agree on.)"""
+"""Chapter 0, PyTorch essentials: answer variants with the verdict they must get (see ``__init__.py``)."""
 IMPORTS = """
 import torch
 import torch.nn.functional as F
@@ -35,6 +34,29 @@ def mean_squared_error(pred, target):
 def mean_squared_error(pred, target):
     return ((pred - target) ** 2).mean().item()
 """),
+        ("a Python loop", "PASSED", "", IMPORTS + """
+def mean_squared_error(pred, target):
+    total = torch.zeros((), dtype=pred.dtype)
+    for p, t in zip(pred.reshape(-1), target.reshape(-1)):
+        total = total + (p - t) ** 2
+    return total / pred.numel()
+"""),
+        ("absolute errors", "FAILED", "mean absolute error", IMPORTS + """
+def mean_squared_error(pred, target):
+    return (pred - target).abs().mean()
+"""),
+        ("not squared", "FAILED", "not squared", IMPORTS + """
+def mean_squared_error(pred, target):
+    return (pred - target).mean()
+"""),
+        ("halved", "FAILED", "half the mean squared error", IMPORTS + """
+def mean_squared_error(pred, target):
+    return ((pred - target) ** 2).mean() / 2
+"""),
+        ("mean over one dimension", "FAILED", "wrong shape", IMPORTS + """
+def mean_squared_error(pred, target):
+    return ((pred - target) ** 2).mean(0)
+"""),
     ],
     "essentials.pick": [
         ("gather", "PASSED", "", IMPORTS + """
@@ -60,6 +82,18 @@ def pick(scores, targets):
         ("gather along dim 0", "FAILED", "gather along dim 1", IMPORTS + """
 def pick(scores, targets):
     return scores.gather(0, targets.unsqueeze(0))
+"""),
+        ("one-hot mask", "PASSED", "", IMPORTS + """
+def pick(scores, targets):
+    return (scores * F.one_hot(targets, scores.shape[1]).to(scores.dtype)).sum(1)
+"""),
+        ("a Python loop", "PASSED", "", IMPORTS + """
+def pick(scores, targets):
+    return torch.stack([scores[n, targets[n]] for n in range(len(targets))])
+"""),
+        ("detached", "FAILED", "detached", IMPORTS + """
+def pick(scores, targets):
+    return scores.detach()[torch.arange(len(targets)), targets]
 """),
     ],
     "essentials.fit": [
@@ -123,6 +157,47 @@ def fit(w0, x, y, lr, steps):
         ((x @ w - y) ** 2).mean().backward()
     return w.detach()
 """),
+        ("an nn.Linear", "PASSED", "", IMPORTS + """
+def fit(w0, x, y, lr, steps):
+    model = torch.nn.Linear(x.shape[1], 1, bias=False).to(x.dtype)
+    with torch.no_grad():
+        model.weight.copy_(w0.unsqueeze(0))
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = ((model(x).squeeze(1) - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+    return model.weight.detach().squeeze(0).clone()
+"""),
+        ("up the gradient", "FAILED", "up the gradient", IMPORTS + """
+def fit(w0, x, y, lr, steps):
+    w = w0.clone().requires_grad_(True)
+    for _ in range(steps):
+        (grad,) = torch.autograd.grad(((x @ w - y) ** 2).mean(), w)
+        w = (w + lr * grad).detach().requires_grad_(True)
+    return w.detach()
+"""),
+        ("w0 changed in place", "FAILED", "in place", IMPORTS + """
+def fit(w0, x, y, lr, steps):
+    w = w0.detach().requires_grad_(True)        # detach shares w0's memory: the steps change the caller's w0
+    opt = torch.optim.SGD([w], lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        ((x @ w - y) ** 2).mean().backward()
+        opt.step()
+    return w.detach().clone()
+"""),
+        ("one step too many", "FAILED", "steps, not", IMPORTS + """
+def fit(w0, x, y, lr, steps):
+    w = w0.clone().requires_grad_(True)
+    opt = torch.optim.SGD([w], lr=lr)
+    for _ in range(steps + 1):
+        opt.zero_grad()
+        ((x @ w - y) ** 2).mean().backward()
+        opt.step()
+    return w.detach()
+"""),
     ],
     "essentials.evaluate": [
         ("no_grad decorator", "PASSED", "", IMPORTS + """
@@ -146,6 +221,14 @@ def evaluate(w, x, y):
         ("a Python float", "FAILED", "do not call .item()", IMPORTS + """
 def evaluate(w, x, y):
     return ((x @ w - y) ** 2).mean().item()
+"""),
+        ("detached weights", "PASSED", "", IMPORTS + """
+def evaluate(w, x, y):
+    return ((x @ w.detach() - y) ** 2).mean()
+"""),
+        ("a sum", "FAILED", "entries differ", IMPORTS + """
+def evaluate(w, x, y):
+    return ((x @ w - y) ** 2).sum().detach()
 """),
     ],
 }
