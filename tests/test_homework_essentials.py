@@ -64,6 +64,7 @@ PICK_WRONG = {
     "scores[:, targets]": (lambda s, t: s[:, t], "scores[:, targets]"),
     "gather without squeeze": (lambda s, t: s.gather(1, t.unsqueeze(1)), "squeeze(1)"),
     "gather along dim 0": (lambda s, t: s.gather(0, t.unsqueeze(0)), "gather along dim 1"),
+    "gather without unsqueeze": (lambda s, t: s.gather(1, t).squeeze(1), "targets.unsqueeze(1)"),
     "detached": (lambda s, t: s.detach()[torch.arange(len(t)), t], "detached"),
 }
 
@@ -191,7 +192,7 @@ EVALUATE_RIGHT = {"decorator": _evaluate_no_grad, "detach": lambda w, x, y: ((x 
 EVALUATE_WRONG = {
     "graph kept": (lambda w, x, y: ((x @ w - y) ** 2).mean(), "torch.no_grad()"),
     "a Python float": (lambda w, x, y: ((x @ w - y) ** 2).mean().item(), "do not call .item()"),
-    "a sum": (lambda w, x, y: ((x @ w - y) ** 2).sum().detach(), "entries differ"),
+    "a sum": (lambda w, x, y: ((x @ w - y) ** 2).sum().detach(), "sum of the squared errors over the batch"),
 }
 
 EXERCISES = {
