@@ -154,7 +154,7 @@ def _surely_binds(stmt) -> set:
     return names
 
 
-def dead_bindings(nodes, aliases=None, readers=None) -> set:
+def dead_bindings(nodes, aliases=None, readers=None, cache=None) -> set:
     """Indices of the top-level statements whose bindings nothing can ever read.
 
     A statement is dead when every name it binds is surely bound again by a later statement, and no
@@ -162,7 +162,8 @@ def dead_bindings(nodes, aliases=None, readers=None) -> set:
     that runs (one of ``readers``, the indices of the statements that run; default: all) reads the name
     (itself or through the functions it may call), anywhere in it (function bodies too), or reaches names dynamically (``globals()``,
     ``sys.modules``, ``global``: anything :func:`findings` lists). A statement that binds nothing, a
-    star import, or a binding made inside ``if``/``for``/``try`` is never dead.
+    star import, or a binding made inside ``if``/``for``/``try`` is never dead. ``cache`` (a dict) keeps
+    what was read of ``nodes`` between calls on the same statements.
 
     Example:
         >>> import ast
@@ -172,14 +173,20 @@ def dead_bindings(nodes, aliases=None, readers=None) -> set:
         >>> dead_bindings(ast.parse("f = g\\nold = f\\ndef f():\\n    return old()").body)
         set()
     """
-    aliases = scan._aliases([ast.Module(body=list(nodes), type_ignores=[])]) if aliases is None else aliases
-    sure = [_surely_binds(node) for node in nodes]
-    bound = [binds(node) for node in nodes]
-    binders: dict = {}
-    for i, names in enumerate(bound):
-        for name in names:
-            binders.setdefault(name, []).append(i)
-    direct, reached, dynamic = {}, {}, {}
+    cache = {} if cache is None else cache
+    if "sure" not in cache:
+        bound = [binds(node) for node in nodes]
+        binders: dict = {}
+        for i, names in enumerate(bound):
+            for name in names:
+                binders.setdefault(name, []).append(i)
+        cache.update(sure=[_surely_binds(node) for node in nodes], bound=bound, binders=binders, direct={},
+                     reached={}, dynamic={})
+        if aliases is None:
+            aliases = scan._aliases([ast.Module(body=list(nodes), type_ignores=[])])
+        cache["aliases"] = aliases
+    aliases, sure, bound, binders = cache["aliases"], cache["sure"], cache["bound"], cache["binders"]
+    direct, reached, dynamic = cache["direct"], cache["reached"], cache["dynamic"]
 
     def direct_uses(k):
         if k not in direct:
@@ -204,8 +211,8 @@ def dead_bindings(nodes, aliases=None, readers=None) -> set:
         return dynamic[k]
 
     dead = set()
-    for i, node in enumerate(nodes):
-        names = binds(node)
+    for i in range(len(nodes)):
+        names = bound[i]
         if not names or "*" in names:
             continue
         for name in names:
@@ -254,13 +261,13 @@ def answer_program(sources, answer: str) -> Program:
     statements = _statements(pairs)
     bound = [binds(node) for _, node in statements]
     nodes = [node for _, node in statements]
-    aliases = scan._aliases([ast.Module(body=nodes, type_ignores=[])])
+    cache: dict = {}
     root = answer.split(".")[0].split("[")[0].split("(")[0].strip()
     # Only statements of the program run, so only they can read an earlier binding: start from every
     # statement and drop, until nothing changes, the bindings that no statement of the program can read.
     included = None
     while True:
-        dead = dead_bindings(nodes, aliases, readers=included)
+        dead = dead_bindings(nodes, readers=included, cache=cache)
         program = _closure(statements, bound, dead, root)
         if program == included:
             break
