@@ -145,3 +145,30 @@ def test_the_in_place_detector_survives_patched_torch():
     finally:
         torch.equal = real
     assert record["calls"][0]["modified"] == [0]
+
+
+# --------------------------------------------------------------------------- only the binding Python would use counts
+
+SHORTCUT = "from course_pkg.transforms import scale_to_range\nimport torch"
+OWN = "def to_range(o, low, high):\n    return low + (high - low) * torch.sigmoid(o)"
+
+
+@pytest.mark.parametrize("between", [[], ["check('regression.scale_to_range', to_range)"], ["x = torch.randn(3)"]])
+def test_a_binding_replaced_before_the_program_reads_it_counts_for_nothing(between):
+    cells = [SHORTCUT, "to_range = scale_to_range", *between, OWN]
+    assert kept(cells) == [0, len(cells) - 1]
+    assert findings(*cells) == ([], [])
+
+
+@pytest.mark.parametrize("cells", [
+    [SHORTCUT, "to_range = scale_to_range", "old = to_range", "def to_range(o, low, high):\n    return old(o, low, high)"],
+    [SHORTCUT, "to_range = scale_to_range", "to_range = (lambda f: f)(to_range)"],
+    [SHORTCUT, "def get():\n    return to_range", "to_range = scale_to_range", "old = get()",
+     "def to_range(o, low, high):\n    return old(o, low, high)"],
+    [SHORTCUT, "to_range = scale_to_range", "old = globals()['to_range']",
+     "def to_range(o, low, high):\n    return old(o, low, high)"],
+    [SHORTCUT, "to_range = scale_to_range", "if False:\n    def to_range(o, low, high):\n        return o"],
+    [SHORTCUT, "to_range = scale_to_range", "def to_range(o, low, high):\n    return to_range(o, low, high)"],
+])
+def test_an_earlier_binding_the_program_can_still_reach_is_kept(cells):
+    assert "course_pkg.transforms.scale_to_range" in findings(*cells)[0]

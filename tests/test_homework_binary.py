@@ -113,6 +113,15 @@ def test_bce_shape_refusal_must_be_a_value_error():
         assert result.status is Status.FAILED and name in result.message and "ValueError" in result.message, result
 
 
+
+def test_bce_names_the_one_sided_slope_of_clamp_and_abs_at_the_logit_0():
+    stable = _validated(lambda z, y: (z.clamp(min=0) - z * y + torch.log1p(torch.exp(-z.abs()))).mean())
+    result = check_quietly("binary.bce_with_logits", stable)
+    assert result.status is Status.FAILED and "logit 0" in result.message and "clamp" in result.message, result
+    # right slope at 0 but wrong elsewhere: not blamed on the slope at 0
+    off = check_quietly("binary.bce_with_logits", _validated(lambda z, y: GOOD_BCE(z, y) * 1.01))
+    assert off.status is Status.FAILED and "logit 0" not in off.message, off
+
 # --- every correct formulation passes on every grader seed; the typical mistakes fail on every seed -------------
 
 from course_pkg.homework import call_with_time_limit, load_all, probe, replay  # noqa: E402

@@ -163,3 +163,10 @@ def test_triplet_sum_instead_of_mean_is_named():
     result = check_quietly("distance.triplet_loss", lambda a, p, n, m: good_triplet_loss(a, p, n, m) * a.shape[0])
     assert result.status is Status.FAILED and "sum over the triplets" in result.message, result.message
     assert no_numbers(result.message), result.message
+
+
+def test_an_added_eps_is_named_before_any_case_compares_numbers():
+    for added in (lambda x, dim=-1, eps=1e-12: x / (x.norm(dim=-1, keepdim=True) + eps),
+                  lambda x, dim=-1, eps=1e-12: x / (torch.linalg.vector_norm(x, dim=dim, keepdim=True) + eps)):
+        result = check_quietly("distance.l2_normalize", added)
+        assert result.status is Status.FAILED and result.message.startswith("the length is ||x|| + eps"), result

@@ -147,6 +147,15 @@ FEEDBACK_CASES = [
      "a float32 floor: torch.maximum(var, torch.tensor(1e-6))"),
     ("slope 0 at o = 0 (ch. 3)", "regression.scale_to_range", "-|o| branch with slope 0 at 0"),
     ("target not lined up with the rows (ch. 9)", "distributions.pinball_loss", "target not lined up with the rows"),
+    ("`to_range = scale_to_range`, then an own `def` (ch. 3)", "regression.scale_to_range",
+     "the reference first, then an own def"),
+    ("an own `def` around a saved alias of the reference (ch. 3)", "regression.scale_to_range",
+     "an own def around a saved alias of the reference"),
+    ("`.sum()` instead of the mean (ch. 0, Exercise 0.4)", "essentials.evaluate", "sum over the batch"),
+    ("`scores.gather(1, targets)` without `unsqueeze(1)` (ch. 0)", "essentials.pick", "gather without unsqueeze"),
+    ("PyTorch's stable formula with clamp and abs (ch. 5)", "binary.bce_with_logits",
+     "PyTorch's stable formula with clamp and abs"),
+    ("`x / (x.norm(dim=-1, keepdim=True) + eps)` (ch. 8)", "distance.l2_normalize", "x.norm(...) + eps"),
 ]
 
 

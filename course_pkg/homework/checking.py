@@ -35,6 +35,9 @@ from dataclasses import dataclass
 import torch
 
 MAX_MESSAGE = 300
+# Why a formula built on |x| or clamp gets the wrong gradient at its kink (true of every torch release we run).
+KINK_SLOPES = ("autograd gives abs the slope 0 at 0, and clamp at its bound the slope of one side only, not the "
+               "slope of the smooth function")
 _REARM_SECONDS = 0.05
 
 

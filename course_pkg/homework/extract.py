@@ -1,9 +1,12 @@
 """What the grader runs of a submission: each answer's own definitions and what they use, and nothing else.
 
 :func:`answer_program` reads the notebook's code cells (never runs them) and keeps, in notebook
-order, every top-level statement that binds the answer's name, then every statement that binds a
-name those statements use, and so on: the ``def`` of the answer, its helpers, the imports they
-need. A ``def`` nested in ``if True:`` or ``for _ in range(1):`` is kept whole, with everything in
+order, the statements that bind the answer's name, then every statement that binds a name those
+statements use, and so on: the ``def`` of the answer, its helpers, the imports they need. As in
+Python, a binding that a later statement replaces before anything can read it counts for nothing
+(:func:`dead_bindings`): an early ``to_range = scale_to_range`` followed by an own ``def to_range``
+is judged by the ``def`` alone, while ``old = to_range`` in between keeps the early binding (and
+whatever it uses) in the program. A ``def`` nested in ``if True:`` or ``for _ in range(1):`` is kept whole, with everything in
 it. Cells that only compute, plot, train or call ``check(...)`` do not run at all, so a cell that
 forges results, patches the checker or detects the grader has nothing to act on.
 
@@ -128,21 +131,109 @@ def _statements(sources) -> list:
     return out
 
 
-def answer_program(sources, answer: str) -> Program:
-    """The statements that define ``answer`` and everything it uses, in notebook order.
+def _surely_binds(stmt) -> set:
+    """Names a top-level statement always binds when it runs: a ``def``, a ``class``, a plain assignment, an import."""
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {stmt.name}
+    targets = []
+    if isinstance(stmt, ast.Assign):
+        targets = list(stmt.targets)
+    elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+        targets = [stmt.target]
+    names = set()
+    while targets:
+        target = targets.pop()
+        if isinstance(target, ast.Name):
+            names.add(target.id)
+        elif isinstance(target, ast.Starred):
+            targets.append(target.value)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            targets.extend(target.elts)
+    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        names = binds(stmt) - {"*"}
+    return names
 
-    ``sources`` are the code cells' texts, or ``(cell index, text)`` pairs. An answer that no
-    statement binds gives an empty program (the answer is then "not defined").
+
+def dead_bindings(nodes, aliases=None, readers=None, cache=None) -> set:
+    """Indices of the top-level statements whose bindings nothing can ever read.
+
+    A statement is dead when every name it binds is surely bound again by a later statement, and no
+    statement from the one after it up to that rebinding (included: ``to_range = wrap(to_range)``)
+    that runs (one of ``readers``, the indices of the statements that run; default: all) reads the name
+    (itself or through the functions it may call), anywhere in it (function bodies too), or reaches names dynamically (``globals()``,
+    ``sys.modules``, ``global``: anything :func:`findings` lists). A statement that binds nothing, a
+    star import, or a binding made inside ``if``/``for``/``try`` is never dead. ``cache`` (a dict) keeps
+    what was read of ``nodes`` between calls on the same statements.
+
+    Example:
+        >>> import ast
+        >>> nodes = ast.parse("f = g\\ndef f():\\n    pass\\nh = f").body
+        >>> dead_bindings(nodes)
+        {0}
+        >>> dead_bindings(ast.parse("f = g\\nold = f\\ndef f():\\n    return old()").body)
+        set()
     """
-    pairs = [s if isinstance(s, tuple) else (i, s) for i, s in enumerate(sources)]
-    statements = _statements(pairs)
-    bound = [binds(node) for _, node in statements]
+    cache = {} if cache is None else cache
+    if "sure" not in cache:
+        bound = [binds(node) for node in nodes]
+        binders: dict = {}
+        for i, names in enumerate(bound):
+            for name in names:
+                binders.setdefault(name, []).append(i)
+        cache.update(sure=[_surely_binds(node) for node in nodes], bound=bound, binders=binders, direct={},
+                     reached={}, dynamic={})
+        if aliases is None:
+            aliases = scan._aliases([ast.Module(body=list(nodes), type_ignores=[])])
+        cache["aliases"] = aliases
+    aliases, sure, bound, binders = cache["aliases"], cache["sure"], cache["bound"], cache["binders"]
+    direct, reached, dynamic = cache["direct"], cache["reached"], cache["dynamic"]
+
+    def direct_uses(k):
+        if k not in direct:
+            direct[k] = uses(nodes[k])
+        return direct[k]
+
+    def reads_name(k, name):
+        """Whether statement ``k`` may read ``name``: itself, or through what it calls (``old = get()``)."""
+        if k not in reached:
+            seen, todo = set(direct_uses(k)), list(direct_uses(k))
+            while todo:
+                for b in binders.get(todo.pop(), []):
+                    for used in direct_uses(b) - seen:
+                        seen.add(used)
+                        todo.append(used)
+            reached[k] = seen
+        if name in reached[k]:
+            return True
+        if k not in dynamic:
+            one = Program("", [], ast.Module(body=[nodes[k]], type_ignores=[]))
+            dynamic[k] = bool(findings(one, (), aliases=aliases)[1])
+        return dynamic[k]
+
+    dead = set()
+    for i in range(len(nodes)):
+        names = bound[i]
+        if not names or "*" in names:
+            continue
+        for name in names:
+            j = next((j for j in range(i + 1, len(nodes)) if name in sure[j]), None)
+            if j is None or any(reads_name(k, name) for k in range(i + 1, j + 1)
+                                if readers is None or k in readers):
+                break
+        else:
+            dead.add(i)
+    return dead
+
+
+def _closure(statements, bound, dead, root) -> set:
+    """Indices of the statements that bind ``root`` and, transitively, the names they use (``dead`` ones left out)."""
     binders: dict = {}
     for i, names in enumerate(bound):
+        if i in dead:   # replaced before anything of the program could read it: Python never uses it
+            continue
         for name in names:
             binders.setdefault(name, []).append(i)
     stars = binders.get("*", [])
-    root = answer.split(".")[0].split("[")[0].split("(")[0].strip()
     needed, included, todo = {root}, set(), [root]
     while todo:
         name = todo.pop()
@@ -157,6 +248,30 @@ def answer_program(sources, answer: str) -> Program:
                 if used not in needed:
                     needed.add(used)
                     todo.append(used)
+    return included
+
+
+def answer_program(sources, answer: str) -> Program:
+    """The statements that define ``answer`` and everything it uses, in notebook order.
+
+    ``sources`` are the code cells' texts, or ``(cell index, text)`` pairs. An answer that no
+    statement binds gives an empty program (the answer is then "not defined").
+    """
+    pairs = [s if isinstance(s, tuple) else (i, s) for i, s in enumerate(sources)]
+    statements = _statements(pairs)
+    bound = [binds(node) for _, node in statements]
+    nodes = [node for _, node in statements]
+    cache: dict = {}
+    root = answer.split(".")[0].split("[")[0].split("(")[0].strip()
+    # Only statements of the program run, so only they can read an earlier binding: start from every
+    # statement and drop, until nothing changes, the bindings that no statement of the program can read.
+    included = None
+    while True:
+        dead = dead_bindings(nodes, readers=included, cache=cache)
+        program = _closure(statements, bound, dead, root)
+        if program == included:
+            break
+        included = program
     kept = [statements[i] for i in sorted(included)]
     program = Program(answer, [(index, ast.unparse(node)) for index, node in kept],
                       ast.Module(body=[node for _, node in kept], type_ignores=[]))
@@ -195,10 +310,13 @@ def _module_hit(dotted: str):
     return None
 
 
-def findings(program: Program, forbidden=()) -> tuple:
-    """``(forbidden names used, introspection lines)`` in the program's code, each sorted and unique."""
+def findings(program: Program, forbidden=(), aliases=None) -> tuple:
+    """``(forbidden names used, introspection lines)`` in the program's code, each sorted and unique.
+
+    ``aliases`` (import and ``x = a.b`` aliases, default: those of the program itself) resolve its names.
+    """
     tree = program.tree
-    aliases = scan._aliases([tree])
+    aliases = scan._aliases([tree]) if aliases is None else aliases
     hits, odd = set(), set()
 
     def check_dotted(dotted):

@@ -79,6 +79,10 @@ def pick(scores, targets):
 def pick(scores, targets):
     return scores.gather(1, targets.unsqueeze(1))
 """),
+        ("gather without unsqueeze", "FAILED", "targets.unsqueeze(1)", IMPORTS + """
+def pick(scores, targets):
+    return scores.gather(1, targets).squeeze(1)
+"""),
         ("gather along dim 0", "FAILED", "gather along dim 1", IMPORTS + """
 def pick(scores, targets):
     return scores.gather(0, targets.unsqueeze(0))
@@ -218,6 +222,11 @@ def evaluate(w, x, y):
 def evaluate(w, x, y):
     return ((x @ w - y) ** 2).mean()
 """),
+        ("sum over the batch", "FAILED", "sum of the squared errors over the batch", IMPORTS + """
+@torch.no_grad()
+def evaluate(w, x, y):
+    return ((x @ w - y) ** 2).sum()
+"""),
         ("a Python float", "FAILED", "do not call .item()", IMPORTS + """
 def evaluate(w, x, y):
     return ((x @ w - y) ** 2).mean().item()
@@ -225,10 +234,6 @@ def evaluate(w, x, y):
         ("detached weights", "PASSED", "", IMPORTS + """
 def evaluate(w, x, y):
     return ((x @ w.detach() - y) ** 2).mean()
-"""),
-        ("a sum", "FAILED", "entries differ", IMPORTS + """
-def evaluate(w, x, y):
-    return ((x @ w - y) ** 2).sum().detach()
 """),
     ],
 }

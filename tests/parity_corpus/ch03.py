@@ -30,6 +30,20 @@ def to_range(o, low, high):
         ("the reference itself", "FLAGGED", "course_pkg.transforms.scale_to_range", IMPORTS + """
 to_range = scale_to_range
 """),
+        ("the reference first, then an own def", "PASSED", "", IMPORTS + """
+to_range = scale_to_range
+to_range(torch.zeros(2), 0.0, 1.0)
+
+def to_range(o, low, high):
+    return low + (high - low) * torch.sigmoid(o)
+"""),
+        ("an own def around a saved alias of the reference", "FLAGGED", "0 points when graded", IMPORTS + """
+to_range = scale_to_range
+old = to_range
+
+def to_range(o, low, high):
+    return old(o, low, high)
+"""),
         ("a wrapper around the reference", "FLAGGED", "0 points when graded", IMPORTS + """
 def to_range(o, low, high):
     return scale_to_range(o, low, high)

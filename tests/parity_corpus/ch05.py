@@ -44,6 +44,12 @@ def my_bce_with_logits(z, y):
     _same_shape(z, y)
     return bce_with_logits(z, y)
 """),
+        ("PyTorch's stable formula with clamp and abs", "FAILED", "clamp at its bound the slope of one side",
+         IMPORTS + CHECK + """
+def my_bce_with_logits(z, y):
+    _same_shape(z, y)
+    return (z.clamp(min=0) - z * y + torch.log1p(torch.exp(-z.abs()))).mean()
+"""),
         ("sum instead of mean", "FAILED", "mean reduction", IMPORTS + CHECK + """
 def my_bce_with_logits(z, y):
     _same_shape(z, y)

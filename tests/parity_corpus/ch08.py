@@ -34,9 +34,13 @@ def my_l2_normalize(x, dim=-1, eps=1e-12):
 def my_l2_normalize(x, dim=-1, eps=1e-12):
     return x / torch.linalg.vector_norm(x).clamp(min=max(eps, torch.finfo(x.dtype).tiny))
 """),
-        ("||x|| + eps", "FAILED", "", IMPORTS + """
+        ("||x|| + eps", "FAILED", "the length is ||x|| + eps", IMPORTS + """
 def my_l2_normalize(x, dim=-1, eps=1e-12):
     return x / (torch.linalg.vector_norm(x, dim=dim, keepdim=True) + max(eps, torch.finfo(x.dtype).tiny))
+"""),
+        ("x.norm(...) + eps", "FAILED", "the length is ||x|| + eps", IMPORTS + """
+def my_l2_normalize(x, dim=-1, eps=1e-12):
+    return x / (x.norm(dim=-1, keepdim=True) + eps)
 """),
         ("in place: x /= ...", "FAILED", "in place", IMPORTS + """
 def my_l2_normalize(x, dim=-1, eps=1e-12):

@@ -4,7 +4,7 @@ import math
 import torch
 
 from course_pkg.decisions import predict_labels
-from course_pkg.homework.checking import Feedback, case_generator, check_function
+from course_pkg.homework.checking import KINK_SLOPES, Feedback, case_generator, check_function
 from course_pkg.homework.registry import exercise
 from course_pkg.losses import bce_with_logits
 from course_pkg.transforms import sigmoid
@@ -56,6 +56,22 @@ def _must_refuse_mismatch(answer):
                    "to a (4, 4) table of every pair")
 
 
+def _slope_at_zero(answer):
+    """Name a formula built on clamp and |z| (PyTorch's own stable one): right value at the logit 0, wrong slope."""
+    z, y = torch.zeros(1, requires_grad=True), torch.ones(1)
+    try:
+        got = answer(z, y)
+        if not (isinstance(got, torch.Tensor) and got.numel() == 1 and got.requires_grad):
+            return
+        (grad,) = torch.autograd.grad(got.sum(), z)
+    except Exception:  # noqa: BLE001  the full check below reports errors and wrong values
+        return
+    value, slope = got.detach().double().item(), grad.double().item()
+    if abs(value - math.log(2)) < 1e-5 and math.isfinite(slope) and abs(slope + 0.5) > 1e-3:
+        raise Feedback(f"at the logit 0 with target 1 the gradient is {slope:.3g}, not sigmoid(0) - 1 = -0.5: "
+                       f"{KINK_SLOPES}; write softplus(z) as torch.logaddexp(torch.zeros_like(z), z)")
+
+
 def _check_bce(answer, seed: int, refuse_mismatch: bool = True):
     if not callable(answer):
         raise Feedback(f"expected a function, got {type(answer).__name__}")
@@ -71,6 +87,7 @@ def _check_bce(answer, seed: int, refuse_mismatch: bool = True):
         if torch.isclose(got, 3 * bce_with_logits(z, y), atol=1e-5) and not torch.isclose(
                 got, bce_with_logits(z, y), atol=1e-5):
             raise Feedback("the value is the sum over examples; use mean reduction")
+    _slope_at_zero(answer)
     check_function(answer, bce_with_logits, _bce_cases(seed), atol=1e-5, rtol=1e-5, grad=True)
     # float64 at 1e-8: F.softplus switches to the identity above 20 (error e^-20 = 2e-9 per entry, in value and
     # gradient), a correct formulation that a tolerance of 1e-10 failed on some seeds; a float32 detour

@@ -16,6 +16,7 @@ def _reference_triplet(anchor, positive, negative, margin):
 def _(answer):
     """my_l2_normalize(x, dim=-1, eps=1e-12) = x / max(||x||, eps) along dim; zero vectors give 0, no NaN."""
     _name_common_mistakes(answer)
+    _name_added_eps(answer)
     g = case_generator(81)
     with_zero = torch.randn(6, 4, generator=g)
     with_zero[[1, 4]] = 0.0
@@ -70,6 +71,20 @@ def _name_common_mistakes(answer):
         if torch.allclose(got.detach().double().square().sum(), torch.tensor(1.0, dtype=torch.float64), atol=1e-4):
             raise Feedback("the whole tensor has length 1, not each vector: compute the norm along dim only "
                            "(torch.linalg.vector_norm(x, dim=dim, keepdim=True)), not over all entries")
+
+
+def _name_added_eps(answer):
+    """Name x / (||x|| + eps) at once (on float64 rows it differs only by eps, a bare number at 1e-10)."""
+    x = torch.tensor([[1e-3, 0.0], [3.0, 4.0]], dtype=torch.float64)
+    try:
+        got = answer(x.clone(), -1, 1.0)
+    except Exception:  # noqa: BLE001  the full check below reports it
+        return
+    added = x / (torch.linalg.vector_norm(x, dim=-1, keepdim=True) + 1.0)
+    if (isinstance(got, torch.Tensor) and got.shape == x.shape and got.is_floating_point()
+            and torch.allclose(got.detach().double(), added, rtol=1e-6, atol=0)):
+        raise Feedback("the length is ||x|| + eps: with eps=1.0 the vector (3, 4) comes out with length 5/6, not 1; "
+                       "divide by max(||x||, eps) (a clamp), which changes only vectors shorter than eps")
 
 
 def _check_float16(answer):

@@ -88,7 +88,16 @@ def _pick_mistakes(answer):
     """Name scores[:, targets] (an (N, N) table), a kept dimension (N, 1), and gathering along dim 0."""
     scores = torch.arange(16.0).reshape(4, 4) + torch.tensor([0.0, 10.0, 20.0, 30.0]).unsqueeze(1)
     targets = torch.tensor([2, 0, 3, 1])
-    got = _call_quietly(answer, scores.clone(), targets.clone())
+    try:
+        got = answer(scores.clone(), targets.clone())
+    except RuntimeError as error:
+        if "same number of dimensions" in str(error):
+            raise Feedback("gather raised: its index must have as many dimensions as scores (2), and targets has "
+                           "1: pass targets.unsqueeze(1), of shape (N, 1), then squeeze(1) the result to shape "
+                           "(N,)") from None
+        return
+    except Exception:  # noqa: BLE001  the full check below reports it
+        return
     if not isinstance(got, torch.Tensor):
         return
     if got.shape == (4, 4) and _close(got, scores[:, targets]):
@@ -210,10 +219,22 @@ def _evaluate_ref(w, x, y):
         return ((x @ w - y) ** 2).mean()
 
 
+def _evaluate_mistakes(answer):
+    """Name a sum over the batch (N times the mean) on a small input, the same in the notebook and the grader."""
+    x, y = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 0.0]]), torch.tensor([0.0, 1.0, 3.0, 1.0])
+    w = torch.tensor([1.0, 2.0])
+    got = _call_quietly(answer, w.clone().requires_grad_(True), x.clone(), y.clone())
+    squared = (x @ w - y) ** 2
+    if isinstance(got, torch.Tensor) and got.numel() == 1 and _close(got.detach().reshape(()), squared.sum()):
+        raise Feedback("the value is the sum of the squared errors over the batch, 4 times the mean for 4 samples: "
+                       "evaluate the same loss as training, with a mean reduction (use .mean(), not .sum())")
+
+
 @exercise("essentials.evaluate", reference=_evaluate_ref, answer="evaluate", time_limit=5)
 def _(answer):
     """evaluate(w, x, y): mean((x @ w - y)**2) as a tensor that carries no graph, even when w requires grad."""
     _require_function(answer)
+    _evaluate_mistakes(answer)
     g = case_generator(4)
     cases = [
         ("weights that require grad, 10 samples", _linear_data(g, n=10)),

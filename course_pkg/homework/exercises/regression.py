@@ -1,7 +1,7 @@
 """Checks for chapter 3, Regression."""
 import torch
 
-from course_pkg.homework.checking import Feedback, case_generator, check_function
+from course_pkg.homework.checking import KINK_SLOPES, Feedback, case_generator, check_function
 from course_pkg.homework.registry import exercise
 from course_pkg.losses import mse
 from course_pkg.transforms import scale_to_range
@@ -19,8 +19,7 @@ def _slope_at_zero(answer):
         return
     if torch.isfinite(grad).all() and abs(grad.item()) < 1e-4 and abs(out.item()) < 1e-4:
         raise Feedback(f"at o = 0 the gradient is {grad.item():.3g}, not (high - low)/4 = 0.5 (low = -1, high = 1): "
-                       f"autograd gives abs, and clamp at its bound (torch >= 2.14), the slope 0 there; "
-                       f"pick each branch's input with torch.where")
+                       f"{KINK_SLOPES}; pick each branch's input with torch.where")
 
 
 @exercise("regression.scale_to_range", reference=scale_to_range, answer="to_range", time_limit=5,
