@@ -48,7 +48,7 @@ import nbformat
 from course_pkg.homework import grading, sandbox
 from course_pkg.homework import registry
 from course_pkg.homework.checking import feedback_line
-from course_pkg.homework.student import BOOK, COLAB_TAG, ROOT, split_blocks
+from course_pkg.homework.student import BOOK, COLAB_TAG, ROOT
 
 STUDENT = ROOT / "student"
 LOCK = ROOT / "requirements.txt"
@@ -57,7 +57,6 @@ VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 SANDBOX_ENV = "COURSE_GRADER_SANDBOX"      # "container": skip bubblewrap even where it would start
 PREBUILT_ENV = "COURSE_PREBUILT_VENV"      # setup.sh: reuse this virtual environment instead of installing
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)           # fixed timestamps: the same sources give the same bundle
-CHECK_CALL = re.compile(r"""\bcheck(?:_quietly)?\s*\(\s*["']([\w.]+)["']""")
 
 
 # --------------------------------------------------------------------------- exercise numbers
